@@ -1,0 +1,3 @@
+from rlte.cli import entry
+
+entry()

@@ -1,0 +1,216 @@
+"""The ``rlte`` command.
+
+A user error (bad file, unknown id, mismatched nodes, negative or NaN demand, ...) raises
+`rlte.errors.RlteError`; `main` prints its one-line message and exits with status 2. Anything else
+is a bug in rlte and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from rlte.errors import RlteError
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*[str(x) for x in row])
+    return table
+
+
+# ---------------------------------------------------------------------- topo
+def cmd_topo_list(args: argparse.Namespace) -> int:
+    from rlte.net.topology import BUILTINS, DATA_TOPOLOGIES, topohub_ids
+
+    ids = topohub_ids()
+    if args.group:
+        ids = [i for i in ids if i.startswith(args.group.rstrip("/") + "/")]
+        if not ids:
+            raise RlteError(f"--group {args.group!r}: no topohub topology in that group")
+    if args.json:
+        print(json.dumps({"builtin": list(BUILTINS), "data_dir": list(DATA_TOPOLOGIES), "topohub": ids}))
+        return 0
+    console = _console()
+    console.print("[bold]built-in[/]: " + ", ".join(BUILTINS))
+    console.print("[bold]from the data directory[/] (--data-dir / RLTE_DATA): " + ", ".join(DATA_TOPOLOGIES))
+    groups: dict[str, list[str]] = {}
+    for topology_id in ids:
+        groups.setdefault(topology_id.split("/")[0], []).append(topology_id)
+    for group, members in groups.items():
+        shown = members if args.group or len(members) <= 12 else members[:12] + [f"... ({len(members)} in all)"]
+        console.print(f"[bold]topohub {group}[/] ({len(members)}): " + ", ".join(shown))
+    return 0
+
+
+def cmd_topo_show(args: argparse.Namespace) -> int:
+    from rlte.net.topology import load_topology
+
+    topology = load_topology(args.topology, data_dir=args.data_dir)
+    summary = topology.summary()
+    if args.json:
+        summary["links_list"] = [
+            {"src": u, "dst": v, "capacity_bps": float(c), "delay_s": float(d), "weight": float(w)}
+            for (u, v), c, d, w in zip(topology.link_names(), topology.capacity, topology.delay, topology.weight)
+        ]
+        print(json.dumps(summary))
+    else:
+        console = _console()
+        console.print(
+            f"[bold]{topology.name}[/]: {topology.num_nodes} nodes, {topology.num_links} directed links, "
+            f"hop diameter {summary['hop_diameter']}"
+        )
+        console.print(
+            f"capacity {summary['capacity_min_bps'] / 1e9:g}-{summary['capacity_max_bps'] / 1e9:g} Gbit/s "
+            f"(total {summary['total_capacity_bps'] / 1e9:g}), propagation delay "
+            f"{summary['delay_min_s'] * 1e3:.2f}-{summary['delay_max_s'] * 1e3:.2f} ms, "
+            f"static demands: {'yes' if topology.demands is not None else 'no'}"
+        )
+        console.print("nodes: " + ", ".join(topology.nodes))
+        if args.links:
+            rows = [
+                (f"{u} -> {v}", f"{c / 1e9:g}", f"{d * 1e3:.2f}", f"{w:g}")
+                for (u, v), c, d, w in zip(topology.link_names(), topology.capacity, topology.delay, topology.weight)
+            ]
+            console.print(_table("links", ["link", "capacity (Gbit/s)", "delay (ms)", "IGP weight"], rows))
+    if args.plot:
+        from rlte.plotting import plot_topology
+
+        path = plot_topology(topology, args.plot)
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- traffic
+def cmd_traffic_show(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from rlte.net.topology import load_topology
+    from rlte.net.traffic import load_traffic
+
+    topology = load_topology(args.topology, data_dir=args.data_dir) if args.topology else None
+    series = load_traffic(args.source, topology, data_dir=args.data_dir, rng=np.random.default_rng(args.seed))
+    summary = series.summary()
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        console = _console()
+        shape = summary["shape"]
+        console.print(
+            f"[bold]{series.name}[/]: {shape[0]} matrices of {shape[1]} x {shape[2]}, "
+            f"{series.interval_s:g} s apart, {summary['start']} to {summary['end']}"
+        )
+        console.print(
+            f"total demand: mean {summary['total_mean_bps'] / 1e9:.3f} Gbit/s, "
+            f"min {summary['total_min_bps'] / 1e9:.3f}, max {summary['total_max_bps'] / 1e9:.3f}"
+        )
+        ratios = summary.get("daily_peak_trough")
+        if ratios:
+            console.print("daily peak / trough: " + ", ".join(f"{r:.2f}" for r in ratios))
+        console.print(f"top 10 % of pairs carry {100 * summary['top10_share']:.1f} % of the traffic")
+        rows = [
+            (f"{pair['src']} -> {pair['dst']}", f"{pair['mean_bps'] / 1e6:.1f}", f"{100 * pair['share']:.1f}")
+            for pair in summary["heaviest_pairs"]
+        ]
+        console.print(_table("heaviest pairs", ["pair", "mean (Mbit/s)", "share (%)"], rows))
+    if args.plot:
+        from rlte.plotting import plot_traffic_total
+
+        path = plot_traffic_total(series, args.plot)
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on embedded defaults."""
+    from rlte.datadir import data_dir
+
+    found = data_dir(args.data_dir, required=False)
+    topology_id = "abilene" if found else "sndlib/abilene"
+    traffic = "abilene" if found else "topohub"
+    print(f"rlte demo: topology {topology_id}, traffic {traffic}" + ("" if found else " (no data directory found)"))
+    base = ["--data-dir", str(found)] if found else []
+    code = main(["topo", "show", topology_id, *base])
+    if code == 0:
+        code = main(["traffic", "show", traffic, "--topology", topology_id, *base])
+    return code
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from rlte import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rlte", description="Reinforcement learning for traffic engineering, beside the baselines and the LP optimum."
+    )
+    parser.add_argument("--version", action="version", version=f"rlte {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_dir_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", metavar="DIR", help="real data folder (default: $RLTE_DATA, or ../shared/data)")
+
+    topo = commands.add_parser("topo", help="topologies: list and show")
+    topo_commands = topo.add_subparsers(dest="topo_command", required=True, metavar="ACTION")
+    p = topo_commands.add_parser("list", help="the topologies rlte can load")
+    p.add_argument("--group", help="only this topohub group (sndlib, topozoo, gabriel, ...)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_topo_list)
+    p = topo_commands.add_parser("show", help="nodes, links, capacities, diameter of one topology")
+    p.add_argument("topology", metavar="ID", help="built-in, data-dir name, file, or topohub id")
+    p.add_argument("--links", action="store_true", help="list every link")
+    p.add_argument("--plot", metavar="PNG", help="draw the topology with link capacities")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    data_dir_option(p)
+    p.set_defaults(func=cmd_topo_show)
+
+    traffic = commands.add_parser("traffic", help="traffic matrices: show")
+    traffic_commands = traffic.add_subparsers(dest="traffic_command", required=True, metavar="ACTION")
+    p = traffic_commands.add_parser("show", help="shape, totals, daily peak/trough, heaviest pairs")
+    p.add_argument("source", metavar="SOURCE", help="abilene, geant, topohub, maroh/NET/flows40, uniform:R, gravity:TOTAL, or a file")
+    p.add_argument("--topology", metavar="ID", help="align nodes to this topology (needed by topohub, uniform, gravity)")
+    p.add_argument("--plot", metavar="PNG", help="draw the total demand over time")
+    p.add_argument("--seed", type=int, default=0, help="seed of generated traffic (default 0)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    data_dir_option(p)
+    p.set_defaults(func=cmd_traffic_show)
+
+    p = commands.add_parser("demo", help="the main job on embedded defaults")
+    data_dir_option(p)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RlteError as err:
+        print(f"rlte: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlte: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:  # pragma: no cover - thin wrapper for the console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()
