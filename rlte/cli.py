@@ -18,7 +18,8 @@ from rlte.errors import RlteError
 def _console():
     from rich.console import Console
 
-    return Console()
+    # tables are wide: do not squeeze them to 80 columns when writing to a pipe or a file
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]):
@@ -134,20 +135,126 @@ def cmd_traffic_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- baselines
+def _methods(text: str | None) -> list[str]:
+    from rlte.baselines import BASELINES, make_baseline
+
+    if not text:
+        return list(BASELINES)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise RlteError(f"--methods {text!r}: no method named")
+    for name in names:
+        make_baseline(name)  # fails early, naming the bad method
+    return names
+
+
+def _positive(value: float | None, option: str) -> float | None:
+    import math
+
+    if value is not None and (not math.isfinite(value) or value <= 0):
+        raise RlteError(f"{option} {value!r}: must be a positive number")
+    return value
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from rlte.baselines.compare import compare_baselines, prepare_traffic
+    from rlte.net.topology import load_topology
+    from rlte.net.traffic import load_traffic
+
+    methods = _methods(args.methods)
+    _positive(args.load, "--load")
+    _positive(args.capacity, "--capacity")
+    topology = load_topology(args.topology, data_dir=args.data_dir)
+    if args.capacity is not None:
+        topology = topology.with_uniform_capacity(args.capacity)
+    series = load_traffic(args.traffic, topology, data_dir=args.data_dir, rng=np.random.default_rng(args.seed))
+    prepared = prepare_traffic(topology, series, load=args.load, train_fraction=args.train_fraction)
+    status = None if args.json else _console().status("")
+
+    def progress(name: str) -> None:
+        if status is not None:
+            status.update(f"routing {len(prepared.evaluated)} interval(s) with {name} ...")
+
+    if status is not None:
+        status.start()
+    try:
+        rows = compare_baselines(topology, prepared, methods, progress=progress)
+    finally:
+        if status is not None:
+            status.stop()
+    is_series = len(prepared.evaluated) > 1
+    keys = ["mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput"]
+    if args.json:
+        for row in rows:
+            out = {"method": row["method"], "topology": topology.name, "traffic": args.traffic, "oracle": row["oracle"]}
+            out.update({k: row[k] for k in keys})
+            if is_series:
+                out.update({f"{k}_p95": row[f"{k}_p95"] for k in keys})
+            out["runtime_s"] = row["runtime_s"]
+            out["load_factor"] = prepared.factor
+            out["intervals"] = len(prepared.evaluated)
+            if args.links:
+                out["links"] = [
+                    {"src": u, "dst": v, "load_bps": float(x), "util": float(y)}
+                    for (u, v), x, y in zip(topology.link_names(), row["link_load_bps"], row["link_util"])
+                ]
+            print(json.dumps(out))
+        return 0
+    console = _console()
+    level = f"at {100 * args.load:g} % load (x{prepared.factor:.4g})" if args.load else "unscaled"
+    what = f"{len(prepared.evaluated)} intervals" + (f" after {len(prepared.history)} of history" if len(prepared.history) else "")
+    title = f"{topology.name}, traffic {args.traffic} {level}, {what}" + ("; mean / 95th percentile" if is_series else "")
+
+    def cell(row: dict, key: str, scale: float, fmt: str) -> str:
+        text = format(row[key] * scale, fmt)
+        return f"{text} / {format(row[key + '_p95'] * scale, fmt)}" if is_series else text
+
+    table_rows = [
+        (
+            row["method"] + (" (oracle)" if row["oracle"] else ""),
+            cell(row, "mlu", 100, ".1f"),
+            cell(row, "mean_util", 100, ".1f"),
+            cell(row, "phi", 1e4, ".2f"),
+            cell(row, "mean_delay_ms", 1, ".2f"),
+            cell(row, "loss_rate", 100, ".3f"),
+            cell(row, "throughput", 1e-9, ".3f"),
+            f"{row['runtime_s'] * 1e3:.1f}",
+        )
+        for row in rows
+    ]
+    console.print(_table(title, ["method", "MLU %", "mean util %", "phi x1e4", "delay ms", "loss %", "throughput Gbit/s", "time ms"], table_rows))
+    for row in rows:
+        for note in row["notes"]:
+            console.print(f"note: {note}")
+    if args.links:
+        for row in rows:
+            link_rows = [
+                (f"{u} -> {v}", f"{x / 1e6:.1f}", f"{100 * y:.1f}")
+                for (u, v), x, y in zip(topology.link_names(), row["link_load_bps"], row["link_util"])
+            ]
+            console.print(_table(f"{row['method']}: links (mean over intervals)", ["link", "load Mbit/s", "util %"], link_rows))
+    return 0
+
+
 # ---------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on embedded defaults."""
+    """The main job on embedded defaults: every baseline on Abilene at 60 % load."""
     from rlte.datadir import data_dir
 
     found = data_dir(args.data_dir, required=False)
-    topology_id = "abilene" if found else "sndlib/abilene"
-    traffic = "abilene" if found else "topohub"
-    print(f"rlte demo: topology {topology_id}, traffic {traffic}" + ("" if found else " (no data directory found)"))
-    base = ["--data-dir", str(found)] if found else []
-    code = main(["topo", "show", topology_id, *base])
-    if code == 0:
-        code = main(["traffic", "show", traffic, "--topology", topology_id, *base])
-    return code
+    if found:
+        print("rlte demo: the Abilene backbone with its real week of traffic at 60 % load; the first five "
+              "days are history, the last two are evaluated")
+        argv = ["baselines", "--topology", "abilene", "--traffic", "abilene", "--load", "0.6",
+                "--train-fraction", str(5 / 7), "--data-dir", str(found)]
+    else:
+        print("rlte demo: no data directory (set RLTE_DATA), so sndlib/abilene with its static topohub "
+              "demands at 60 % load")
+        argv = ["baselines", "--topology", "sndlib/abilene", "--traffic", "topohub", "--load", "0.6"]
+    return main(argv)
 
 
 # ---------------------------------------------------------------------- parser
@@ -187,6 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     data_dir_option(p)
     p.set_defaults(func=cmd_traffic_show)
+
+    p = commands.add_parser("baselines", help="every classical baseline and the LP optimum, one table")
+    p.add_argument("--topology", required=True, metavar="ID", help="built-in, data-dir name, file, or topohub id")
+    p.add_argument("--traffic", required=True, metavar="SOURCE", help="topohub, uniform:R, gravity:TOTAL, abilene, geant, maroh/NET/flows40, or a file")
+    p.add_argument("--load", type=float, metavar="L", help="scale traffic so the optimal MLU is L (0.6 = 60 %%)")
+    p.add_argument("--methods", metavar="A,B", help="comma-separated baselines (default: all)")
+    p.add_argument("--capacity", type=float, metavar="C", help="set every link's capacity to C bit/s")
+    p.add_argument("--train-fraction", type=float, default=0.0, metavar="F",
+                   help="leading fraction of a series used as history only (load factor, predictive LPs)")
+    p.add_argument("--links", action="store_true", help="per-link loads and utilisations")
+    p.add_argument("--json", action="store_true", help="one JSON object per method per line")
+    p.add_argument("--seed", type=int, default=0, help="seed of generated traffic (default 0)")
+    data_dir_option(p)
+    p.set_defaults(func=cmd_baselines)
 
     p = commands.add_parser("demo", help="the main job on embedded defaults")
     data_dir_option(p)
