@@ -426,7 +426,7 @@ def _from_undirected(
 #: Unit in which rlte reads topohub's static demand values, bit/s per unit. topohub states no
 #: unit, and magnitudes differ by 10^3 between networks: sndlib/abilene and sndlib/geant are
 #: normalised to a total of 3,000,000, which read as kbit/s gives 3 Gbit/s (the real Abilene week
-#: averages 3.6 Gbit/s); the other SNDlib networks carry SNDlib's own values, read as Mbit/s.
+#: averages 3.0 Gbit/s between distinct nodes); the other SNDlib networks carry SNDlib's own values, read as Mbit/s.
 #: Load levels (`scale_to_load`) rescale anyway, so for experiments only ratios matter.
 TOPOHUB_DEMAND_UNIT_BPS = {"sndlib/abilene": 1e3, "sndlib/geant": 1e3}
 TOPOHUB_DEFAULT_DEMAND_UNIT_BPS = 1e6
@@ -498,6 +498,8 @@ def from_topohub(topology_id: str) -> Topology:
         unit = TOPOHUB_DEMAND_UNIT_BPS.get(topology_id, TOPOHUB_DEFAULT_DEMAND_UNIT_BPS)
         for s, row in raw_demands.items():
             for t, value in row.items():
+                if str(s) not in lookup or str(t) not in lookup:
+                    raise RlteError(f"topohub {topology_id!r}: a demand names an unknown node ({s} -> {t})")
                 if str(s) != str(t):
                     demands[lookup[str(s)], lookup[str(t)]] += float(value) * unit
     name = topology_id.replace("/", "-")
@@ -760,7 +762,9 @@ def load_topology(spec: str, *, data_dir: str | os.PathLike | None = None) -> To
         from rlte.datadir import data_file
 
         path = data_file(DATA_TOPOLOGIES[spec], data_dir)
-        return from_abilene_table(path) if spec == "abilene" else from_gml(path)
+        if spec == "abilene":
+            return from_abilene_table(path)
+        return from_gml(path).replace(name=spec.replace("/", "-"))
     path = Path(spec)
     if path.exists() or path.suffix.lower() in {".gml", ".graphml", ".json", ".csv", ".txt"}:
         return load_topology_file(path)
