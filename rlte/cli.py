@@ -109,21 +109,21 @@ def cmd_traffic_show(args: argparse.Namespace) -> int:
         print(json.dumps(summary, default=str))
     else:
         console = _console()
-        shape = summary["shape"]
         console.print(
-            f"[bold]{series.name}[/]: {shape[0]} matrices of {shape[1]} x {shape[2]}, "
+            f"[bold]{series.name}[/]: {summary['steps']} matrices of {summary['nodes']} x {summary['nodes']}, "
             f"{series.interval_s:g} s apart, {summary['start']} to {summary['end']}"
         )
         console.print(
             f"total demand: mean {summary['total_mean_bps'] / 1e9:.3f} Gbit/s, "
-            f"min {summary['total_min_bps'] / 1e9:.3f}, max {summary['total_max_bps'] / 1e9:.3f}"
+            f"min {summary['total_min_bps'] / 1e9:.3f}, max {summary['total_max_bps'] / 1e9:.3f} "
+            "(traffic between distinct nodes)"
         )
         ratios = summary.get("daily_peak_trough")
         if ratios:
-            console.print("daily peak / trough: " + ", ".join(f"{r:.2f}" for r in ratios))
-        console.print(f"top 10 % of pairs carry {100 * summary['top10_share']:.1f} % of the traffic")
+            console.print("daily peak / trough: " + ", ".join(f"{day} {r:.2f}" for day, r in ratios.items()))
+        console.print(f"top 10 % of pairs carry {100 * summary['top10pct_pairs_share']:.1f} % of the traffic")
         rows = [
-            (f"{pair['src']} -> {pair['dst']}", f"{pair['mean_bps'] / 1e6:.1f}", f"{100 * pair['share']:.1f}")
+            (f"{pair['src']} -> {pair['dst']}", f"{pair['share'] * summary['total_mean_bps'] / 1e6:.1f}", f"{100 * pair['share']:.1f}")
             for pair in summary["heaviest_pairs"]
         ]
         console.print(_table("heaviest pairs", ["pair", "mean (Mbit/s)", "share (%)"], rows))
