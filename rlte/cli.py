@@ -239,6 +239,40 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- bench
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rlte.bench import run
+
+    console = None if args.json else _console()
+    if console:
+        console.print(f"running {args.only} benchmark(s){' (quick)' if args.quick else ''}; this takes a while ...")
+    rows = run(args.only, quick=args.quick)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    for row in rows:
+        if row["benchmark"] == "flow":
+            console.print(
+                f"flow, {row['topology']} k={row['k']} ({row['paths']} paths), one core: "
+                f"{row['batched_evals_per_s']:,.0f} routings/s batched ({row['batched_evals_per_s_batched_traffic']:,.0f} "
+                f"with a matrix each, {row['full_metrics_evals_per_s']:,.0f} with every metric), "
+                f"{row['loop_evals_per_s']:,.0f}/s by a pure Python loop ({row['speedup']:,.0f}x), "
+                f"{row['numpy_loop_evals_per_s']:,.0f}/s by a per-demand numpy loop ({row['speedup_vs_numpy_loop']:,.0f}x); next-hop routings "
+                f"{row['next_hop_evals_per_s']:,.0f}/s; peak memory {row['peak_rss_mb']:.0f} MB"
+            )
+    lp_rows = [row for row in rows if row["benchmark"] == "lp_opt"]
+    if lp_rows:
+        table = [
+            (row["topology"], row.get("traffic", ""), row.get("nodes", ""), row.get("links", ""),
+             f"{row['median_s'] * 1e3:.1f}" if "median_s" in row else row["error"],
+             f"{row['peak_rss_mb']:.0f}" if "peak_rss_mb" in row else "")
+            for row in lp_rows
+        ]
+        console.print(_table("lp_opt (edge LP, HiGHS)", ["topology", "traffic", "nodes", "links", "median ms", "peak MB"], table))
+    return 0
+
+
 # ---------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on embedded defaults: every baseline on Abilene at 60 % load."""
@@ -308,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of generated traffic (default 0)")
     data_dir_option(p)
     p.set_defaults(func=cmd_baselines)
+
+    p = commands.add_parser("bench", help="speed and memory benchmarks (flow model, LP)")
+    p.add_argument("--only", choices=["all", "flow", "lp"], default="all", help="which benchmark (default all)")
+    p.add_argument("--quick", action="store_true", help="shorter runs; LP up to 200 nodes")
+    p.add_argument("--json", action="store_true", help="one JSON object per result per line")
+    p.set_defaults(func=cmd_bench)
 
     p = commands.add_parser("demo", help="the main job on embedded defaults")
     data_dir_option(p)
