@@ -5,6 +5,7 @@ depend on the machine, so they are measured and reported, never asserted.
   on one core, against two straightforward loops timed in the same run: pure Python over demands,
   paths and links (`rlte.sim.flow.reference_link_loads`), and a per-demand loop adding each
   path's flow to its links with numpy indexing.
+- ``env``: steps per second of every registered environment on Abilene, one core.
 - ``lp``: `rlte.baselines.lp.solve_min_mlu` on SNDlib networks (their topohub demands) and
   Gabriel graphs (gravity traffic), each case in a fresh process so its peak memory is its own.
 """
@@ -52,10 +53,10 @@ def bench_flow(topology_id: str = "sndlib/abilene", k: int = 4, batch: int = 102
     """Evaluations per second of path-split routings, batched versus a Python loop, on one core."""
     from threadpoolctl import threadpool_limits
 
+    from rlte.baselines.classical import Ecmp
     from rlte.net.paths import k_shortest_paths
     from rlte.net.topology import load_topology
     from rlte.sim.flow import FlowModel, NextHopRouting, PathRouting, reference_link_loads
-    from rlte.baselines.classical import Ecmp
 
     topology = load_topology(topology_id)
     traffic = topology.demands if topology.demands is not None else np.full((topology.num_nodes,) * 2, 1e6)
@@ -166,15 +167,67 @@ def bench_lp(cases=LP_CASES, repeats: int = 5, seed: int = 0, timeout_s: float =
     return rows
 
 
+def _steps_per_second(env, steps: int, multi_agent: bool) -> float:
+    if multi_agent:
+        env.reset(seed=0)
+        actions = [{agent: env.action_space(agent).sample() for agent in env.possible_agents} for _ in range(16)]
+        start = time.perf_counter()
+        for i in range(steps):
+            if not env.agents:
+                env.reset()
+            env.step(actions[i % 16])
+        return steps / (time.perf_counter() - start)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(16)]
+    start = time.perf_counter()
+    for i in range(steps):
+        _, _, _, truncated, _ = env.step(actions[i % 16])
+        if truncated:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def bench_envs(quick: bool = False) -> list[dict]:
+    """Environment steps per second of every id on Abilene (sndlib/abilene, a synthetic week at
+    60 % load), one core. ``rlte/TE-v0`` is measured without the LP optimum in ``info`` and with it
+    (each matrix's LP solved once and cached: the first pass over the data is LP-bound)."""
+    import gymnasium as gym
+    from threadpoolctl import threadpool_limits
+
+    import rlte.envs  # noqa: F401
+    from rlte.envs import make_parallel
+
+    steps = 1000 if quick else 5000
+    scenario = {"topology": "sndlib/abilene", "traffic": "diurnal:topohub", "load": 0.6}
+    rows = []
+    with threadpool_limits(limits=1):
+        cases = [
+            ("rlte/TE-v0", {"with_optimal": False}, False),
+            ("rlte/TE-v0", {"with_optimal": False, "action_type": "path"}, False),
+            ("rlte/TE-v0", {"with_optimal": True}, False),
+            ("rlte/TE-MA-v0", {"with_optimal": False}, True),
+            ("rlte/LinkWeight-MA-v0", {"train_fraction": 0.0, "traffic": "topohub"}, True),
+        ]
+        for env_id, options, multi_agent in cases:
+            kwargs = {**scenario, **options}
+            env = make_parallel(env_id, **kwargs) if multi_agent else gym.make(env_id, **kwargs).unwrapped
+            rate = _steps_per_second(env, steps, multi_agent)
+            rows.append({"benchmark": "env", "id": env_id, "options": options, "steps": steps, "steps_per_s": rate})
+    return rows
+
+
 def run(which: str = "all", quick: bool = False) -> list[dict]:
-    """The benchmarks by name: ``flow``, ``lp`` or ``all``. ``quick`` shrinks them (fewer repeats,
-    LP cases up to 200 nodes)."""
-    if which not in ("all", "flow", "lp"):
-        raise RlteError(f"benchmark {which!r}: unknown (choose from all, flow, lp)")
+    """The benchmarks by name: ``flow``, ``env``, ``lp`` or ``all``. ``quick`` shrinks them (fewer
+    repeats and steps, LP cases up to 100 nodes)."""
+    if which not in ("all", "flow", "lp", "env"):
+        raise RlteError(f"benchmark {which!r}: unknown (choose from all, flow, lp, env)")
     rows: list[dict] = []
     if which in ("all", "flow"):
         rows.append(bench_flow(quick=quick))
+    if which in ("all", "env"):
+        rows.extend(bench_envs(quick=quick))
     if which in ("all", "lp"):
-        cases = [c for c in LP_CASES if not (quick and c[0] == "gabriel/500/0")]
+        cases = [c for c in LP_CASES if not (quick and c[0] in ("gabriel/200/0", "gabriel/500/0"))]
         rows.extend(bench_lp(cases, repeats=3 if quick else 5))
     return rows

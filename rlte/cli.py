@@ -261,6 +261,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"{row['numpy_loop_evals_per_s']:,.0f}/s by a per-demand numpy loop ({row['speedup_vs_numpy_loop']:,.0f}x); next-hop routings "
                 f"{row['next_hop_evals_per_s']:,.0f}/s; peak memory {row['peak_rss_mb']:.0f} MB"
             )
+        if row["benchmark"] == "env":
+            console.print(f"env {row['id']} {row['options']}: {row['steps_per_s']:,.0f} steps/s (one core)")
     lp_rows = [row for row in rows if row["benchmark"] == "lp_opt"]
     if lp_rows:
         table = [
@@ -344,8 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_baselines)
 
     p = commands.add_parser("bench", help="speed and memory benchmarks (flow model, LP)")
-    p.add_argument("--only", choices=["all", "flow", "lp"], default="all", help="which benchmark (default all)")
-    p.add_argument("--quick", action="store_true", help="shorter runs; LP up to 200 nodes")
+    p.add_argument("--only", choices=["all", "flow", "env", "lp"], default="all", help="which benchmark (default all)")
+    p.add_argument("--quick", action="store_true", help="shorter runs; LP up to 100 nodes")
     p.add_argument("--json", action="store_true", help="one JSON object per result per line")
     p.set_defaults(func=cmd_bench)
 

@@ -328,10 +328,13 @@ class FlowModel:
         evaluator, splits = self._evaluator(routing)
         return evaluator.link_loads(splits, _check_traffic(self.topology, traffic))
 
-    def evaluate(self, routing: Routing, traffic: np.ndarray) -> FlowStats:
-        """Every flow metric of a routing on traffic matrices [..., N, N] (batches broadcast)."""
+    def evaluate(self, routing: Routing, traffic: np.ndarray, *, check: bool = True) -> FlowStats:
+        """Every flow metric of a routing on traffic matrices [..., N, N] (batches broadcast).
+
+        ``check=False`` skips validating the traffic (for callers that validated it once, such as
+        an environment stepping through a loaded series)."""
         evaluator, splits = self._evaluator(routing)
-        traffic = _check_traffic(self.topology, traffic)
+        traffic = _check_traffic(self.topology, traffic) if check else traffic
         load = evaluator.link_loads(splits, traffic)
         return self.stats_from_loads(load, traffic, lambda forwarded: evaluator.delivered(splits, traffic, forwarded))
 
@@ -341,7 +344,9 @@ class FlowModel:
         utilisation = load / topology.capacity
         offered = np.broadcast_to(traffic.sum(axis=(-1, -2)), utilisation.shape[:-1])
         forwarded = metrics.forwarded_fraction(utilisation)
-        delivered = np.where((forwarded < 1.0).any(axis=-1), deliver(forwarded), offered)
+        overloaded = (utilisation > 1.0).any(axis=-1)
+        # the loss model's propagation is only needed where some link is overloaded
+        delivered = np.where(overloaded, deliver(forwarded), offered) if overloaded.any() else offered
         delays = metrics.link_delay_s(
             utilisation, topology.capacity, topology.delay, packet_bytes=self.packet_bytes, buffer_s=self.buffer_s
         )

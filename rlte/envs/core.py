@@ -1,0 +1,249 @@
+"""The part of the traffic-engineering environments that is not an API: a scenario, its candidate
+paths, the time line of an episode, the history an agent may observe, and the rewards.
+
+`TECore` steps one traffic interval at a time under the time-series protocol: the routing chosen
+at step t is applied to interval t's matrix, and the observation after it holds intervals up to t
+only. Both `rlte/TE-v0` (one agent) and `rlte/TE-MA-v0` (one agent per node) wrap it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from rlte.envs.scenario import Scenario
+from rlte.errors import RlteError
+from rlte.metrics import FLOW_METRICS
+from rlte.net.paths import PathSet, k_shortest_paths
+from rlte.net.topology import Topology
+from rlte.sim.flow import FlowModel, FlowStats, PathRouting
+
+REWARDS = ("-mlu", "-mlu/optimal", "-phi", "-delay", "composite")
+OBSERVATIONS = ("utilisation", "traffic", "both")
+
+#: Weights of seed 000's composite reward, ``-(w_u * mean_util + w_c * mlu + w_d * delay_ms / 100
+#: + w_l * 10 * loss_rate)``: utilisation, congestion (the busiest link), delay (per 100 ms) and
+#: loss (per 10 %), chosen so that each term is about 1 on a congested network.
+COMPOSITE_WEIGHTS = {"utilisation": 0.2, "congestion": 0.4, "delay": 0.2, "loss": 0.2}
+
+#: Utilisations and normalised demands in observations are clipped to this (an overloaded link
+#: reads as 4x its capacity at most), so observation spaces are bounded.
+UTILISATION_CLIP = 4.0
+
+
+@dataclass
+class StepResult:
+    """What one interval gave: the flow statistics and the reward."""
+
+    stats: FlowStats
+    reward: float
+    info: dict
+
+
+class TECore:
+    """Shared state and dynamics of the traffic-engineering environments.
+
+    Args:
+        scenario: the built scenario.
+        k: candidate paths per demand (k shortest by ``path_metric``).
+        path_metric: ``hops``, ``weight`` or ``delay``.
+        window: past intervals in an observation.
+        observe: ``utilisation``, ``traffic`` or ``both``.
+        reward: one of `REWARDS`.
+        part: ``train`` (episodes start at random intervals) or ``test`` (from the start).
+        episode_length: steps per episode; None runs to the end of the part.
+        reward_weights: override `COMPOSITE_WEIGHTS`.
+        with_optimal: put the interval's LP-optimal MLU in ``info`` (solved once per matrix and
+            cached); always on for the ``-mlu/optimal`` reward.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        k: int = 4,
+        path_metric: str = "hops",
+        window: int = 4,
+        observe: str = "utilisation",
+        reward: str = "-mlu",
+        part: str = "train",
+        episode_length: int | None = 288,
+        reward_weights: Mapping[str, float] | None = None,
+        with_optimal: bool = True,
+    ) -> None:
+        if reward not in REWARDS:
+            raise RlteError(f"reward {reward!r}: unknown (choose from {', '.join(REWARDS)})")
+        if observe not in OBSERVATIONS:
+            raise RlteError(f"observe {observe!r}: unknown (choose from {', '.join(OBSERVATIONS)})")
+        if window < 1:
+            raise RlteError(f"window {window}: must be >= 1")
+        if episode_length is not None and episode_length < 1:
+            raise RlteError(f"episode_length {episode_length}: must be >= 1 or None")
+        weights = dict(COMPOSITE_WEIGHTS)
+        for key, value in (reward_weights or {}).items():
+            if key not in weights:
+                raise RlteError(f"reward weight {key!r}: unknown (choose from {', '.join(weights)})")
+            weights[key] = float(value)
+        self.scenario = scenario
+        self.k, self.path_metric, self.window = k, path_metric, window
+        self.observe, self.reward_name, self.part = observe, reward, part
+        self.weights = weights
+        self.with_optimal = with_optimal or reward == "-mlu/optimal"
+        self.matrices = scenario.matrices(part)
+        if len(self.matrices) == 0:
+            raise RlteError("scenario has no traffic matrix")
+        self.static = len(self.matrices) == 1
+        available = len(self.matrices) - (0 if self.static else window)
+        if available < 1:
+            raise RlteError(f"scenario part {part!r} has {len(self.matrices)} intervals, fewer than window + 1 = {window + 1}")
+        self.episode_length = episode_length if episode_length is not None else available
+        if not self.static and self.episode_length > available:
+            self.episode_length = available
+        self.base_topology = scenario.topology_for(part)
+        self.num_links = self.base_topology.num_links
+        self.num_nodes = self.base_topology.num_nodes
+        self.pathset = k_shortest_paths(self.base_topology, k, metric=path_metric)
+        self.num_demands = len(self.pathset.pairs)
+        self.k_slots = self.pathset.mask.shape[1]
+        self.pairs = self.pathset.pairs
+        self.traffic_scale = float(np.median(self.base_topology.capacity))
+        self._setups: dict[int, tuple[Topology, PathSet, FlowModel, np.ndarray]] = {}
+        self._setup_for_step(0)
+
+    # ------------------------------------------------------------------ topology over time
+    def _setup_for_step(self, step: int):
+        """Topology, paths, flow model and link map (indices into the base topology) in force at
+        ``step``; built once per distinct failure state."""
+        failed_count = sum(len(links) for at, links in self.scenario.config.failures if at <= step)
+        if failed_count not in self._setups:
+            topology = self.scenario.topology_at(self.part, step)
+            if topology is self.base_topology or failed_count == 0:
+                topology, pathset = self.base_topology, self.pathset
+            else:
+                pathset = k_shortest_paths(topology, self.k, metric=self.path_metric)
+            link_map = np.array(
+                [self.base_topology.link_index[(int(u), int(v))] for u, v in zip(topology.src, topology.dst)], dtype=np.int64
+            )
+            self._setups[failed_count] = (topology, pathset, FlowModel(topology), link_map)
+        return self._setups[failed_count]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Valid path slots [D, K] of the base path set."""
+        return self.pathset.mask
+
+    # ------------------------------------------------------------------ episodes
+    def reset(self, rng: np.random.Generator) -> None:
+        """Start an episode: a random start in the training part, the first interval in the test part."""
+        if self.static:
+            self.start = 0
+        elif self.part == "train":
+            last_start = len(self.matrices) - self.window - self.episode_length
+            self.start = int(rng.integers(0, last_start + 1))
+        else:
+            self.start = 0
+        self.step_count = 0
+        self.t = self.start + (0 if self.static else self.window)
+        n_hist = self.window
+        self.util_history = np.zeros((n_hist, self.num_links))
+        self.traffic_history = np.zeros((n_hist, self.num_demands))
+        if not self.static:
+            # the warm-up window: observed under an even split over the candidate paths
+            even = self.pathset.mask / self.pathset.mask.sum(axis=1, keepdims=True)
+            _, pathset, model, link_map = self._setup_for_step(0)
+            past = self.matrices[self.start : self.t]
+            loads = model.paths(pathset).link_loads(np.broadcast_to(even, (len(past), *even.shape)), past)
+            self.util_history[:, link_map] = loads / model.topology.capacity
+            self.traffic_history[:] = past[:, self.pairs[:, 0], self.pairs[:, 1]] / self.traffic_scale
+        else:
+            matrix = self.matrices[0]
+            self.traffic_history[:] = matrix[self.pairs[:, 0], self.pairs[:, 1]] / self.traffic_scale
+
+    def current_matrix(self) -> np.ndarray:
+        return self.matrices[self.t]
+
+    def apply(self, splits: np.ndarray) -> StepResult:
+        """Route interval t with path splits [D, K] over the base path set, advance time."""
+        topology, pathset, model, link_map = self._setup_for_step(self.step_count)
+        matrix = self.matrices[self.t]
+        if pathset is not self.pathset:
+            splits = self._remap_splits(splits, pathset)
+        stats = model.evaluate(PathRouting(pathset, splits), matrix, check=False)
+        utilisation = np.zeros(self.num_links)
+        utilisation[link_map] = stats.utilisation
+        optimal = self.scenario.optimal_mlu(self.part, self.t, topology) if self.with_optimal else None
+        reward = self._reward(stats, optimal)
+        info = {name: float(getattr(stats, name)) for name in FLOW_METRICS}
+        info.update(interval=int(self.t), step=self.step_count)
+        if optimal is not None:
+            info["optimal_mlu"] = optimal
+        self.util_history[:-1] = self.util_history[1:]
+        self.util_history[-1] = utilisation
+        self.traffic_history[:-1] = self.traffic_history[1:]
+        self.traffic_history[-1] = matrix[self.pairs[:, 0], self.pairs[:, 1]] / self.traffic_scale
+        self.step_count += 1
+        if not self.static:
+            self.t += 1
+        return StepResult(stats, reward, info)
+
+    def truncated(self) -> bool:
+        return self.step_count >= self.episode_length
+
+    def _remap_splits(self, splits: np.ndarray, pathset: PathSet) -> np.ndarray:
+        """After a failure the path set is rebuilt; column j of the action means path j of the new set."""
+        out = splits[:, : pathset.mask.shape[1]] * pathset.mask if pathset.mask.shape[1] <= splits.shape[1] else None
+        if out is None:
+            out = np.zeros(pathset.mask.shape)
+            out[:, : splits.shape[1]] = splits
+            out *= pathset.mask
+        total = out.sum(axis=1, keepdims=True)
+        even = pathset.mask / pathset.mask.sum(axis=1, keepdims=True)
+        return np.where(total > 0, out / np.where(total > 0, total, 1.0), even)
+
+    def _reward(self, stats: FlowStats, optimal: float | None) -> float:
+        name = self.reward_name
+        if name == "-mlu":
+            return -float(stats.mlu)
+        if name == "-mlu/optimal":
+            return -float(stats.mlu) / optimal if optimal > 0 else -float(stats.mlu)
+        if name == "-phi":
+            return -float(stats.phi)
+        if name == "-delay":
+            return -float(stats.mean_delay_ms) / 1e3
+        w = self.weights
+        return -(
+            w["utilisation"] * float(stats.mean_util)
+            + w["congestion"] * float(stats.mlu)
+            + w["delay"] * float(stats.mean_delay_ms) / 100.0
+            + w["loss"] * 10.0 * float(stats.loss_rate)
+        )
+
+    # ------------------------------------------------------------------ observations
+    def observation(self) -> np.ndarray:
+        """The window of past intervals, flattened: utilisations [window, E] and/or demands
+        [window, D] divided by the median link capacity, both clipped to `UTILISATION_CLIP`."""
+        parts = []
+        if self.observe in ("utilisation", "both"):
+            parts.append(np.minimum(self.util_history, UTILISATION_CLIP).ravel())
+        if self.observe in ("traffic", "both"):
+            parts.append(np.minimum(self.traffic_history, UTILISATION_CLIP).ravel())
+        return np.concatenate(parts).astype(np.float32)
+
+    def observation_size(self) -> int:
+        size = 0
+        if self.observe in ("utilisation", "both"):
+            size += self.window * self.num_links
+        if self.observe in ("traffic", "both"):
+            size += self.window * self.num_demands
+        return size
+
+
+def masked_softmax(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Split ratios from logits [..., D, K]: a softmax over each demand's valid paths."""
+    shifted = np.where(mask, logits, -np.inf)
+    shifted -= shifted.max(axis=-1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=-1, keepdims=True)
+    return shifted

@@ -1,0 +1,244 @@
+"""The environments: API checkers over every id and a grid of options, determinism, agreement
+with the flow model, scenarios and errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from pettingzoo.test import parallel_api_test
+
+import rlte.envs  # noqa: F401  (registers the ids)
+from rlte.envs import make_parallel
+from rlte.envs.core import masked_softmax
+from rlte.envs.link_weight import stretch_dag
+from rlte.envs.scenario import LOAD_BANDS, build, config_from_options
+from rlte.errors import RlteError
+from rlte.net.paths import k_shortest_paths
+from rlte.net.topology import load_topology
+from rlte.sim.flow import FlowModel, PathRouting
+
+SMALL = {"topology": "nsfnet14", "traffic": "diurnal:gravity:1e9"}
+
+
+# ---------------------------------------------------------------------- API checkers
+@pytest.mark.parametrize(
+    ("action_type", "observe", "reward"),
+    list(itertools.product(["splits", "path"], ["utilisation", "traffic", "both"], ["-mlu", "composite"]))
+    + [("splits", "utilisation", "-mlu/optimal"), ("splits", "utilisation", "-phi"), ("path", "both", "-delay")],
+)
+def test_te_v0_passes_the_gymnasium_checker(action_type, observe, reward):
+    env = gym.make("rlte/TE-v0", action_type=action_type, observe=observe, reward=reward, episode_length=8,
+                   with_optimal=reward == "-mlu/optimal", **SMALL)
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_te_v0_bare_id_works():
+    env = gym.make("rlte/TE-v0")
+    obs, info = env.reset(seed=1)
+    assert env.observation_space.contains(obs)
+    obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    assert not terminated and not truncated and reward < 0 and info["optimal_mlu"] > 0
+
+
+@pytest.mark.parametrize(("neighbours", "sharing", "test_part"), [(False, "shared", False), (True, "local", True)])
+def test_te_ma_v0_passes_the_pettingzoo_test(neighbours, sharing, test_part):
+    env = make_parallel("rlte/TE-MA-v0", neighbours=neighbours, reward_sharing=sharing, episode_length=12,
+                        part="test" if test_part else "train", with_optimal=False, **SMALL)
+    parallel_api_test(env, num_cycles=30)
+    assert env.state().shape == env.state_space.shape
+    assert env.observation_space("node_0") is env.observation_space("node_0")
+
+
+@pytest.mark.parametrize("mode", ["simultaneous", "sequential"])
+def test_link_weight_ma_v0_passes_the_pettingzoo_test(mode):
+    env = make_parallel("rlte/LinkWeight-MA-v0", mode=mode, horizons=15)
+    parallel_api_test(env, num_cycles=30)
+
+
+# ---------------------------------------------------------------------- determinism
+def _rollout(env, seed, steps=20):
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    trace = [obs.copy()]
+    for _ in range(steps):
+        obs, reward, _, truncated, info = env.step(env.action_space.sample())
+        trace.append((obs.copy(), reward, info["mlu"]))
+        if truncated:
+            obs, _ = env.reset()
+    return trace
+
+
+def test_same_seed_same_rollout():
+    a = gym.make("rlte/TE-v0", episode_length=7, with_optimal=False, **SMALL)
+    b = gym.make("rlte/TE-v0", episode_length=7, with_optimal=False, **SMALL)
+    first, second = _rollout(a, 3), _rollout(b, 3)
+    for x, y in zip(first, second):
+        if isinstance(x, tuple):
+            np.testing.assert_array_equal(x[0], y[0])
+            assert x[1:] == y[1:]
+        else:
+            np.testing.assert_array_equal(x, y)
+    other = _rollout(gym.make("rlte/TE-v0", episode_length=7, with_optimal=False, **SMALL), 4)
+    assert any(not np.array_equal(x[0], y[0]) for x, y in zip(first[1:], other[1:]))
+
+
+def test_multi_agent_same_seed_same_rollout():
+    def run(seed):
+        env = make_parallel("rlte/LinkWeight-MA-v0", mode="sequential", horizons=10)
+        env.reset(seed=seed)
+        rewards = []
+        while env.agents:
+            _, reward, _, _, _ = env.step({agent: env.action_space(agent).sample() for agent in env.agents})
+            rewards.append(next(iter(reward.values())))
+        return rewards, env.weights.copy()
+
+    (r1, w1), (r2, w2) = run(5), run(5)
+    assert r1 == r2 and np.array_equal(w1, w2)
+
+
+# ---------------------------------------------------------------------- agreement with the simulator
+def test_reward_and_info_match_the_flow_model():
+    env = gym.make("rlte/TE-v0", reward="-mlu", episode_length=5, **SMALL).unwrapped
+    env.reset(seed=0)
+    scenario, core = env.scenario, env.core
+    action = np.random.default_rng(0).uniform(-1, 1, env.action_space.shape).astype(np.float32)
+    interval = core.t
+    _, reward, _, _, info = env.step(action)
+    topology = load_topology("nsfnet14")
+    pathset = k_shortest_paths(topology, 4)
+    splits = masked_softmax(action.reshape(pathset.mask.shape).astype(np.float64) * 3.0, pathset.mask)
+    stats = FlowModel(topology).evaluate(PathRouting(pathset, splits), scenario.matrices("train")[interval])
+    assert reward == pytest.approx(-float(stats.mlu), rel=1e-12)
+    for name in ("mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput"):
+        assert info[name] == pytest.approx(float(getattr(stats, name)), rel=1e-12)
+    from rlte.baselines.lp import optimal_mlu
+
+    assert info["optimal_mlu"] == pytest.approx(float(optimal_mlu(topology, scenario.matrices("train")[interval])[0]))
+    assert info["optimal_mlu"] <= info["mlu"] + 1e-9
+
+
+def test_the_agent_never_sees_the_matrix_it_routes():
+    env = gym.make("rlte/TE-v0", observe="traffic", window=2, episode_length=5, with_optimal=False, **SMALL).unwrapped
+    obs, _ = env.reset(seed=0)
+    core = env.core
+    matrices = env.scenario.matrices("train")
+    demands = lambda t: matrices[t][core.pairs[:, 0], core.pairs[:, 1]] / core.traffic_scale  # noqa: E731
+    t = core.t
+    np.testing.assert_allclose(obs.reshape(2, -1), np.minimum([demands(t - 2), demands(t - 1)], 4.0), rtol=1e-6)
+    obs, *_ = env.step(env.action_space.sample())
+    np.testing.assert_allclose(obs.reshape(2, -1), np.minimum([demands(t - 1), demands(t)], 4.0), rtol=1e-6)
+
+
+def test_load_level_and_test_part():
+    scenario = build(config_from_options(load=0.5, **SMALL))
+    from rlte.baselines.lp import optimal_mlu
+
+    train = scenario.matrices("train")
+    assert optimal_mlu(scenario.topology, train[:: max(1, len(train) // 120)]).mean() == pytest.approx(0.5, rel=1e-6)
+    assert len(scenario.train) + len(scenario.test) == 7 * 288
+    env = gym.make("rlte/TE-v0", part="test", episode_length=None, with_optimal=False, **SMALL).unwrapped
+    env.reset(seed=0)
+    assert env.core.t == env.core.window and env.core.episode_length == len(scenario.test) - env.core.window
+
+
+def test_link_failure_moves_traffic_off_the_link():
+    env = gym.make("rlte/TE-v0", failures=((2, (("0", "1"),)),), episode_length=5, with_optimal=False, **SMALL).unwrapped
+    env.reset(seed=0)
+    topology = env.core.base_topology
+    link = topology.link_index[(0, 1)]
+    action = np.zeros(env.action_space.shape, np.float32)
+    utils = []
+    for _ in range(4):
+        obs, *_ = env.step(action)
+        utils.append(env.core.util_history[-1, link])
+    assert utils[0] > 0 and utils[1] > 0 and utils[2] == 0 and utils[3] == 0
+
+
+def test_bursts_are_injected_into_the_test_part_only():
+    plain = build(config_from_options(**SMALL))
+    bursty = build(config_from_options(bursts=(0.01, 4.0, 2), **SMALL))
+    np.testing.assert_array_equal(plain.train, bursty.train)
+    assert len(bursty.bursts) > 0 and (bursty.test >= plain.test - 1e-6).all() and (bursty.test > plain.test * 1.5).any()
+
+
+def test_stretch_dag_is_acyclic_and_contains_the_shortest_paths():
+    topology = load_topology("sndlib/abilene")
+    from rlte.net.paths import ecmp_dag
+
+    eligible = stretch_dag(topology, 1.5)
+    assert (eligible | ~ecmp_dag(topology).on_dag).all()  # every shortest next hop is eligible
+    for t in range(topology.num_nodes):
+        import networkx as nx
+
+        graph = nx.DiGraph([(int(topology.src[e]), int(topology.dst[e])) for e in np.flatnonzero(eligible[t])])
+        assert nx.is_directed_acyclic_graph(graph)
+
+
+def test_maroh_preset_with_real_flows(data_dir):
+    env = make_parallel("rlte/LinkWeight-MA-v0", preset="maroh-rhombus-40", data_dir=str(data_dir), horizons=5)
+    env.reset(seed=0)
+    assert len(env.possible_agents) == 8
+    assert 0.0 < env.phi
+
+
+def test_abilene_week_preset(data_dir):
+    env = gym.make("rlte/TE-v0", preset="abilene-week", data_dir=str(data_dir), with_optimal=False)
+    assert env.unwrapped.scenario.train.shape == (1440, 12, 12)
+    assert set(LOAD_BANDS) == {"10-30", "30-60", "60-80", "80-95", "95-100"}
+
+
+# ---------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: gym.make("rlte/TE-v0", preset="abilene-weak"), r"scenario preset 'abilene-weak': unknown \(did you mean 'abilene-week'"),
+        (lambda: gym.make("rlte/TE-v0", load=0.0), r"load level 0.0: must be > 0"),
+        (lambda: gym.make("rlte/TE-v0", load=-1.0), r"load level -1.0: must be > 0"),
+        (lambda: gym.make("rlte/TE-v0", reward="-latency"), r"reward '-latency': unknown"),
+        (lambda: gym.make("rlte/TE-v0", colour="red"), r"scenario option 'colour': unknown"),
+        (lambda: gym.make("rlte/TE-v0", topology="nsfnet14", traffic="diurnal:gravity:1e9",
+                          failures=((1, (("0", "1"), ("0", "2"), ("0", "3"))),)), r"not strongly connected"),
+        (lambda: make_parallel("rlte/TE-MA-v1"), r"environment 'rlte/TE-MA-v1': unknown \(did you mean 'rlte/TE-MA-v0'"),
+        (lambda: make_parallel("rlte/LinkWeight-MA-v0", mode="async"), r"mode 'async': unknown"),
+    ],
+)
+def test_bad_options(make, message):
+    with pytest.raises(RlteError, match=message):
+        make()
+
+
+# ---------------------------------------------------------------------- learning
+@pytest.mark.slow
+def test_ppo_learns_to_lower_the_mlu():
+    """Stable-Baselines3 PPO, a few thousand steps on Abilene at 60 % load, ends with a lower mean
+    test MLU than the policy it started from, both the initial random (sampled) policy and that
+    policy's mean action (an even split over the k paths)."""
+    import torch
+    from stable_baselines3 import PPO
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    options = dict(topology="sndlib/abilene", traffic="diurnal:topohub", load=0.6, episode_length=64, with_optimal=False)
+    env = gym.make("rlte/TE-v0", **options)
+    model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, learning_rate=1e-3, seed=0, verbose=0,
+                policy_kwargs={"log_std_init": -1.0})
+
+    def mean_mlu(deterministic: bool, steps: int = 128) -> float:
+        evaluation = gym.make("rlte/TE-v0", part="test", **{**options, "episode_length": steps})
+        obs, _ = evaluation.reset(seed=0)
+        values = []
+        for _ in range(steps):
+            action, _ = model.predict(obs, deterministic=deterministic)
+            obs, _, _, _, info = evaluation.step(action)
+            values.append(info["mlu"])
+        return float(np.mean(values))
+
+    random_before, mean_before = mean_mlu(False), mean_mlu(True)
+    model.learn(total_timesteps=6144)
+    after = mean_mlu(True)
+    assert after < random_before
+    assert after < mean_before
