@@ -242,3 +242,18 @@ def test_ppo_learns_to_lower_the_mlu():
     after = mean_mlu(True)
     assert after < random_before
     assert after < mean_before
+
+
+def test_vector_env_matches_single_envs():
+    """gymnasium.make_vec (synchronous) steps several scenarios at once, each as the single env would."""
+    options = dict(with_optimal=False, episode_length=6, **SMALL)
+    vector = gym.make_vec("rlte/TE-v0", num_envs=3, vectorization_mode="sync", **options)
+    observations, _ = vector.reset(seed=7)
+    singles = [gym.make("rlte/TE-v0", **options) for _ in range(3)]
+    for i, env in enumerate(singles):
+        single_obs, _ = env.reset(seed=7 + i)
+        np.testing.assert_array_equal(observations[i], single_obs)
+    actions = np.random.default_rng(0).uniform(-1, 1, (3, *singles[0].action_space.shape)).astype(np.float32)
+    _, rewards, _, _, _ = vector.step(actions)
+    for i, env in enumerate(singles):
+        assert rewards[i] == pytest.approx(env.step(actions[i])[1], rel=1e-12)
