@@ -161,6 +161,19 @@ class TECore:
             matrix = self.matrices[0]
             self.traffic_history[:] = matrix[self.pairs[:, 0], self.pairs[:, 1]] / self.traffic_scale
 
+    def get_state(self) -> dict:
+        """The episode state (for exact training checkpoints): position and observation history."""
+        return {
+            "start": int(self.start), "t": int(self.t), "step_count": int(self.step_count),
+            "util_history": self.util_history.copy(), "traffic_history": self.traffic_history.copy(),
+        }  # fmt: skip
+
+    def set_state(self, state: dict) -> None:
+        """Restore what `get_state` returned."""
+        self.start, self.t, self.step_count = int(state["start"]), int(state["t"]), int(state["step_count"])
+        self.util_history = np.array(state["util_history"], dtype=np.float64)
+        self.traffic_history = np.array(state["traffic_history"], dtype=np.float64)
+
     def current_matrix(self) -> np.ndarray:
         return self.matrices[self.t]
 

@@ -47,7 +47,11 @@ class ScenarioConfig:
     data_dir: str | None = None
     """Data directory for data-dir topologies and traffic."""
     traffic_seed: int = 0
-    """Seed of generated traffic and bursts (the scenario, not the agent)."""
+    """Seed of generated traffic, noise and bursts (the scenario, not the agent)."""
+    noise: float = 0.0
+    """Multiplicative log-normal noise on every demand of every interval, standard deviation of
+    its logarithm (mean factor 1), drawn from ``traffic_seed``: the "seeds of traffic noise" of a
+    multi-seed experiment. Applied before the load scaling."""
 
 
 #: Named set-ups of the seed papers. Each maps to ScenarioConfig fields.
@@ -164,6 +168,11 @@ def build(config: ScenarioConfig) -> Scenario:
         topology = topology.with_uniform_capacity(config.capacity)
     series = _load_series(config, topology)
     demands = np.asarray(series.demands, dtype=np.float64)
+    if config.noise:
+        if not (config.noise > 0 and math.isfinite(config.noise)):
+            raise RlteError(f"noise {config.noise!r}: must be a finite number >= 0")
+        rng = np.random.default_rng([config.traffic_seed, 3])
+        demands = demands * np.exp(config.noise * rng.standard_normal(demands.shape) - config.noise**2 / 2)
     cut = int(round(config.train_fraction * len(demands)))
     if len(demands) > 1 and cut >= len(demands):
         raise RlteError(f"train fraction {config.train_fraction!r}: leaves no test interval")

@@ -90,7 +90,7 @@ class PathSet:
 
     num_nodes: int
     num_links: int
-    paths: tuple[tuple[LinkPath, ...], ...]
+    paths: tuple[tuple[LinkPath, ...], ...] = field(repr=False)
     label: str = ""
     k: int = field(init=False)
     pairs: np.ndarray = field(init=False, repr=False)
@@ -297,9 +297,7 @@ class _Searcher:
             adjacency[src[e]].append((dst[e], e, costs[e]))
         self.adjacency = adjacency
         self.link_cost = costs
-        graph = csr_matrix(
-            (np.asarray(costs, dtype=np.float64), (topology.src, topology.dst)), shape=(n, n)
-        )
+        graph = csr_matrix((np.asarray(costs, dtype=np.float64), (topology.src, topology.dst)), shape=(n, n))
         # integer costs below 2^53 add up exactly in float64
         dist = shortest_path(graph, method="D", directed=True)
         self._to_target = [[int(x) for x in column] for column in dist.T]
@@ -318,7 +316,7 @@ class _Searcher:
         heap = [(h[s], (s,), (), 1 << s, 0)]
         push, pop = heapq.heappush, heapq.heappop
         while heap:
-            key, nodes, links, visited, cost = pop(heap)
+            _, nodes, links, visited, cost = pop(heap)
             u = nodes[-1]
             if u == t:
                 yield cost, nodes, links
@@ -392,9 +390,7 @@ class _Searcher:
         return chosen
 
 
-def _build(
-    topology: Topology, label: str, per_pair: Callable[[int, int], list[LinkPath]]
-) -> PathSet:
+def _build(topology: Topology, label: str, per_pair: Callable[[int, int], list[LinkPath]]) -> PathSet:
     pairs = _demand_pairs(topology.num_nodes).tolist()
     paths = tuple(tuple(per_pair(s, t)) for s, t in pairs)
     return PathSet(num_nodes=topology.num_nodes, num_links=topology.num_links, paths=paths, label=label)
@@ -476,9 +472,7 @@ def edge_disjoint_paths(topology: Topology, k: int, metric: str = "hops") -> Pat
     return _build(topology, f"edp{k}-{metric}", per_pair)
 
 
-def paths_within_stretch(
-    topology: Topology, stretch: float = 1.5, max_paths: int | None = None
-) -> PathSet:
+def paths_within_stretch(topology: Topology, stretch: float = 1.5, max_paths: int | None = None) -> PathSet:
     """Every simple path whose hop count is at most floor(stretch x the shortest hop count).
 
     MAROH's candidate paths use stretch 1.5. Paths are sorted by hops, ties broken by the
@@ -496,8 +490,10 @@ def paths_within_stretch(
     Raises:
         RlteError: stretch < 1 or not finite, or max_paths < 1.
     """
-    if isinstance(stretch, bool) or not isinstance(stretch, (int, float, np.integer, np.floating)) or not (
-        1 <= stretch < math.inf
+    if (
+        isinstance(stretch, bool)
+        or not isinstance(stretch, (int, float, np.integer, np.floating))
+        or not (1 <= stretch < math.inf)
     ):
         raise RlteError(f"stretch {stretch!r}: must be a finite number >= 1")
     _check_count("max_paths", max_paths, allow_none=True)
@@ -627,5 +623,7 @@ def ecmp_dag(topology: Topology, metric: str = "hops") -> EcmpDag:
     dist = shortest_path(graph, method="D", directed=True)
     here = dist[topology.src].T  # [N, E]: dist[src[e], t]
     via = cost[None, :] + dist[topology.dst].T  # [N, E]: cost(e) + dist[dst[e], t]
-    on_dag = np.isclose(here, via, rtol=ECMP_RTOL, atol=0.0) & (topology.src[None, :] != np.arange(n)[:, None])
+    on_dag = np.isclose(here, via, rtol=ECMP_RTOL, atol=0.0) & (
+        topology.src[None, :] != np.arange(n)[:, None]
+    )
     return EcmpDag(metric=metric, src=topology.src, dst=topology.dst, dist=dist, on_dag=on_dag)
