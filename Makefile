@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev,rl]"
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev,rl,ray]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -275,6 +275,49 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- experiments
+def cmd_run(args: argparse.Namespace) -> int:
+    from rlte.datadir import data_dir as resolve_data_dir
+    from rlte.experiments.runner import run_spec
+    from rlte.experiments.spec import load_spec
+
+    found = resolve_data_dir(args.data_dir, required=False)
+    data_dir = str(found) if found else None
+    spec = load_spec(args.spec, quick=args.quick, data_dir=data_dir)
+    cells = spec.cells()
+    if args.dry_run:
+        console = _console()
+        rows = [(c.method.display, c.topology, c.traffic, "" if c.load is None else f"{c.load:g}", c.scenario, c.seed, c.cell_id)
+                for c in cells]
+        console.print(_table(f"{spec.name}: {len(cells)} cells" + (" (quick)" if args.quick else ""),
+                             ["method", "topology", "traffic", "load", "scenario", "seed", "cell"], rows))
+        return 0
+    summary = run_spec(
+        spec, executor=args.executor, workers=args.workers, address=args.address, runs_dir=args.runs_dir,
+        run_id=args.run_id, resume=args.resume, data_dir=data_dir, progress=not args.no_progress and sys.stderr.isatty(),
+    )  # fmt: skip
+    print(f"{summary.run_dir}: {summary.done} cells run, {summary.skipped} already done, {summary.failed} failed")
+    for cell_id, error in summary.errors.items():
+        print(f"  failed: {cell_id}: {error}", file=sys.stderr)
+    if args.report:
+        from rlte.experiments.report import write_report
+
+        print(f"wrote {write_report(summary.run_dir)}")
+    return 1 if summary.failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rlte.experiments.report import write_report
+
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        raise RlteError(f"{run_dir}: no such run folder")
+    print(f"wrote {write_report(run_dir)}")
+    return 0
+
+
 # ---------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on embedded defaults: every baseline on Abilene at 60 % load."""
@@ -344,6 +387,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of generated traffic (default 0)")
     data_dir_option(p)
     p.set_defaults(func=cmd_baselines)
+
+    p = commands.add_parser("run", help="run an experiment spec (a grid of cells) into the run store")
+    p.add_argument("spec", metavar="SPEC", help="a YAML spec (experiments/*.yaml)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local", help="local process pool (default) or Ray tasks")
+    p.add_argument("--address", metavar="ADDR", help="an existing Ray cluster (with --executor ray)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="cells in parallel (default 2)")
+    p.add_argument("--quick", action="store_true", help="the spec's quick overrides (fewer cells, shorter training)")
+    p.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    p.add_argument("--run-id", metavar="ID", help="name of a new run (default: a timestamp)")
+    p.add_argument("--resume", nargs="?", const="latest", metavar="ID", help="continue a run (default: the latest)")
+    p.add_argument("--runs-dir", default="runs", metavar="DIR", help="root of the run store (default runs/)")
+    p.add_argument("--report", action="store_true", help="write report.md when the run ends")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    data_dir_option(p)
+    p.set_defaults(func=cmd_run)
+
+    p = commands.add_parser("report", help="write report.md and figures for a run")
+    p.add_argument("run", metavar="RUN", help="a run folder (runs/<spec>/<run-id>)")
+    p.set_defaults(func=cmd_report)
 
     p = commands.add_parser("bench", help="speed and memory benchmarks (flow model, LP)")
     p.add_argument("--only", choices=["all", "flow", "env", "lp"], default="all", help="which benchmark (default all)")

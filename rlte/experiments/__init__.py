@@ -1,0 +1,1 @@
+"""Experiments: YAML specs, the runner (local process pool or Ray), the run store, reports."""

@@ -1,0 +1,281 @@
+"""The run report: table numbers against a hand computation, the paper column and sentences, the
+figures, and the errors for a malformed run folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from rlte.errors import RlteError
+from rlte.experiments.report import RESULT_COLUMNS, summarise, write_report
+
+SEEDS = (0, 1, 2)
+LOADS = (0.45, 0.7)
+#: method label -> (name, oracle, learned)
+METHODS = {
+    "ecmp": ("ecmp", False, False),
+    "trpo": ("sb3_trpo", False, True),
+    "lp_opt": ("lp_opt", True, False),
+}
+#: MLU of seed 0 per (method, load); other seeds add a spread (lp_opt: none).
+BASE_MLU = {
+    ("ecmp", 0.45): 0.60, ("ecmp", 0.7): 0.80,
+    ("trpo", 0.45): 0.50, ("trpo", 0.7): 0.72,
+    ("lp_opt", 0.45): 0.45, ("lp_opt", 0.7): 0.70,
+}  # fmt: skip
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def mlu_of(method: str, load: float, seed: int) -> float:
+    spread = 0.0 if method == "lp_opt" else 0.01 * seed**2  # seeds 0, 1, 2: +0, +0.01, +0.04
+    return BASE_MLU[(method, load)] + spread
+
+
+def metrics_of(method: str, load: float, seed: int) -> dict[str, float]:
+    mlu = mlu_of(method, load, seed)
+    return {
+        "mlu": mlu,
+        "mean_util": mlu / 2,
+        "phi": 0.01,
+        "mean_delay_ms": 10.0 + 10 * mlu + seed,
+        "loss_rate": 0.001 * (seed + 1) if method == "ecmp" else 0.0,
+        "throughput": 1e9,
+    }
+
+
+def make_run(
+    root: Path,
+    *,
+    methods: dict = METHODS,
+    seeds=SEEDS,
+    loads=LOADS,
+    scenario: str = "bursts",
+    paper: dict | None = None,
+) -> Path:
+    """A fake run folder: spec.yaml, results.csv and cells/ with series and learning logs."""
+    run = root / "run"
+    run.mkdir()
+    spec = {
+        "name": "fake_run",
+        "description": "two methods and the LP optimum on a toy grid",
+        "methods": [{"name": name, "label": label, "params": {}} for label, (name, _, _) in methods.items()],
+        "topologies": ["toy"],
+        "traffic": ["gravity"],
+        "loads": list(loads),
+        "scenarios": [{"name": scenario, "options": {}}],
+        "seeds": list(seeds),
+        "scenario": {},
+        "training": {"timesteps": 100, "checkpoint_every": 50},
+        "evaluation": {"part": "test"},
+        "env": {},
+        "paper": paper,
+    }
+    (run / "spec.yaml").write_text(yaml.safe_dump(spec))
+    rows = []
+    for label, (_, oracle, learned) in methods.items():
+        for load in loads:
+            for seed in seeds:
+                cell = {"method": label, "topology": "toy", "traffic": "gravity", "load": load,
+                        "scenario": scenario, "seed": seed}  # fmt: skip
+                values = metrics_of(label, load, seed)
+                if learned:
+                    values["train_s"] = 3.0
+                cell_rows = [
+                    {**cell, "metric": metric, "value": value, "runtime_s": 1.0}
+                    for metric, value in values.items()
+                ]
+                rows += cell_rows
+                cell_dir = run / "cells" / f"{label}-{load}-s{seed}"
+                cell_dir.mkdir(parents=True)
+                (cell_dir / "result.json").write_text(
+                    json.dumps({"cell": cell, "rows": cell_rows, "oracle": oracle, "learned": learned})
+                )
+                intervals = np.arange(6)
+                with open(cell_dir / "series.csv", "w", newline="") as handle:
+                    writer = csv.writer(handle)
+                    writer.writerow(
+                        ["interval", "mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput"]
+                    )
+                    for i in intervals:
+                        writer.writerow([i, values["mlu"] + 0.01 * i, 0.3, 0.01, 12.0, 0.001 * i, 1e9])
+                if learned:
+                    with open(cell_dir / "learning.csv", "w", newline="") as handle:
+                        writer = csv.writer(handle)
+                        writer.writerow(["timesteps", "episode_reward_mean"])
+                        for step in (50, 100):
+                            writer.writerow([step, -1.0 + step / 100 + 0.1 * seed])
+    with open(run / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(RESULT_COLUMNS))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "load": "" if row["load"] is None else row["load"]})
+    return run
+
+
+def hand_ci(values, scale: float = 100.0, unit: str = " %") -> str:
+    values = np.asarray(values, dtype=float)
+    mean = values.mean()
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return f"{mean * scale:.2f} ± {half * scale:.2f}{unit}"
+
+
+def table_row(report: str, load_heading: str, label: str) -> list[str]:
+    """The cells of ``label``'s row in the table under ``load_heading``."""
+    section = report.split(f"#### {load_heading}", 1)[1].split("####", 1)[0]
+    for line in section.splitlines():
+        if line.startswith(f"| {label} "):
+            return [cell.strip() for cell in line.strip("|").split("|")]
+    raise AssertionError(f"no row {label!r} under {load_heading!r}")
+
+
+def table_header(report: str, load_heading: str) -> list[str]:
+    section = report.split(f"#### {load_heading}", 1)[1]
+    line = next(line for line in section.splitlines() if line.startswith("| method"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+PAPER = {
+    "source": "seed 000, Table 1",
+    "values": [{"method": "trpo", "band": "60-80", "metric": "mlu", "value": 0.894}],
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, str]:
+    run = make_run(tmp_path_factory.mktemp("report"), paper=PAPER)
+    path = write_report(run)
+    return run, path.read_text()
+
+
+def test_summarise_matches_student_t():
+    values = [0.5, 0.52, 0.56]
+    summary = summarise(values)
+    assert summary.n == 3
+    assert summary.mean == pytest.approx(np.mean(values))
+    assert summary.half_width == pytest.approx(stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / math.sqrt(3))
+    assert math.isnan(summarise([0.4]).half_width) and summarise([0.4]).n == 1
+    assert summarise([]).n == 0
+
+
+def test_header(report):
+    run, text = report
+    assert text.startswith("# rlte report: fake_run\n")
+    assert "two methods and the LP optimum on a toy grid" in text
+    assert "- Cells: 18\n" in text
+    assert "- Seeds: 0, 1, 2 (3)" in text
+    assert "- Paper: seed 000, Table 1" in text
+
+
+def test_table_numbers_and_order(report):
+    _, text = report
+    heading = "Load 0.7 (60-80 % band)"
+    assert table_header(text, heading) == [
+        "method", "MLU", "mean utilisation", "mean delay", "loss", "gap to lp_opt", "paper"
+    ]  # fmt: skip
+    trpo = [metrics_of("trpo", 0.7, seed) for seed in SEEDS]
+    row = table_row(text, heading, "trpo (learned)")
+    assert row[1] == hand_ci([m["mlu"] for m in trpo])
+    assert row[2] == hand_ci([m["mean_util"] for m in trpo])
+    assert row[3] == hand_ci([m["mean_delay_ms"] for m in trpo], scale=1.0, unit=" ms")
+    assert row[4] == "0.00 ± 0.00 %"
+    gaps = [mlu_of("trpo", 0.7, seed) / mlu_of("lp_opt", 0.7, seed) - 1 for seed in SEEDS]
+    assert row[5] == hand_ci(gaps)
+    assert row[6] == "MLU 89.4 %"
+    ecmp = table_row(text, heading, "ecmp")
+    assert ecmp[4] == hand_ci([metrics_of("ecmp", 0.7, seed)["loss_rate"] for seed in SEEDS])
+    assert ecmp[6] == "—"
+    assert table_row(text, heading, "lp_opt (oracle)")[5] == "0.00 ± 0.00 %"
+    # classical first, learned next, oracles last
+    section = text.split(f"#### {heading}", 1)[1]
+    assert section.index("| ecmp ") < section.index("| trpo (learned) ") < section.index("| lp_opt (oracle) ")
+    # no paper value at the other load: no paper column there
+    assert "paper" not in table_header(text, "Load 0.45 (30-60 % band)")
+
+
+def test_paper_disagreement_and_learned_sentences(report):
+    _, text = report
+    trpo_mlu = np.mean([mlu_of("trpo", 0.7, seed) for seed in SEEDS])
+    assert (
+        f"rlte measures MLU {100 * trpo_mlu:.1f} % for trpo at 60-80 % load; the paper reports 89.4 %."
+        in text
+    )
+    ecmp_mlu = np.mean([mlu_of("ecmp", 0.7, seed) for seed in SEEDS])
+    gap = np.mean([mlu_of("trpo", 0.7, s) / mlu_of("lp_opt", 0.7, s) - 1 for s in SEEDS])
+    assert (
+        f"trpo beats ECMP on mean MLU at 60-80 % load: {100 * trpo_mlu:.1f} % against {100 * ecmp_mlu:.1f} %"
+        in text
+    )
+    assert f"its gap to lp_opt is {100 * gap:.1f} %" in text
+    assert "trpo beats ECMP on mean MLU at 30-60 % load" in text
+
+
+def test_figures_exist_and_are_linked(report):
+    run, text = report
+    figures = sorted(p.name for p in (run / "figures").glob("*.png"))
+    assert figures == [
+        "learning-toy-gravity-bursts.png",
+        "load-toy-gravity-bursts.png",
+        "time-toy-gravity-bursts-load0.45.png",
+        "time-toy-gravity-bursts-load0.7.png",
+    ]
+    for name in figures:
+        data = (run / "figures" / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 1000
+        assert f"(figures/{name})" in text
+    assert not [p for p in run.rglob(".*") if p.is_file()], "temporary files left behind"
+
+
+def test_no_lp_opt_one_seed_one_load_plain(tmp_path):
+    methods = {label: METHODS[label] for label in ("ecmp", "trpo")}
+    run = make_run(tmp_path, methods=methods, seeds=(0,), loads=(0.7,), scenario="plain")
+    text = write_report(run).read_text()
+    row = table_row(text, "Load 0.7 (60-80 % band)", "trpo (learned)")
+    assert row[1] == f"{100 * mlu_of('trpo', 0.7, 0):.2f} % (n=1)"
+    assert row[5] == "—"
+    assert "trpo beats ECMP on mean MLU" in text and "gap to lp_opt is" not in text
+    # one load, plain scenario: learning curves only
+    assert sorted(p.name for p in (run / "figures").glob("*.png")) == ["learning-toy-gravity-plain.png"]
+
+
+def test_paper_agreement_is_stated_not_flagged(tmp_path):
+    paper = {"source": "p", "values": [{"method": "ecmp", "load": 0.7, "metric": "mlu", "value": 0.81}]}
+    text = write_report(make_run(tmp_path, paper=paper)).read_text()
+    assert "rlte measures" not in text
+    assert "rlte agrees with the paper within 10 % on MLU for ecmp at 60-80 % load" in text
+    assert table_row(text, "Load 0.7 (60-80 % band)", "ecmp")[6] == "MLU 81.0 %"
+
+
+def test_missing_results_csv(tmp_path):
+    run = make_run(tmp_path)
+    (run / "results.csv").unlink()
+    with pytest.raises(RlteError) as err:
+        write_report(run)
+    assert str(err.value) == f"{run / 'results.csv'}: no such file (is {run} a run folder?)"
+
+
+def test_results_csv_missing_a_column(tmp_path):
+    run = make_run(tmp_path)
+    lines = (run / "results.csv").read_text().splitlines()
+    trimmed = [",".join(line.split(",")[:-1]) for line in lines]  # drop runtime_s
+    (run / "results.csv").write_text("\n".join(trimmed) + "\n")
+    with pytest.raises(RlteError) as err:
+        write_report(run)
+    assert str(err.value) == f"{run / 'results.csv'}: missing column(s) runtime_s"
+
+
+def test_unreadable_spec(tmp_path):
+    run = make_run(tmp_path)
+    (run / "spec.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(RlteError, match=r"spec\.yaml:\d+: not valid YAML"):
+        write_report(run)
+    (run / "spec.yaml").unlink()
+    with pytest.raises(RlteError, match=r"spec\.yaml: no such file"):
+        write_report(run)
+    assert not (run / "report.md").exists()
