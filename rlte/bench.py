@@ -157,13 +157,17 @@ def bench_lp(cases=LP_CASES, repeats: int = 5, seed: int = 0, timeout_s: float =
         queue = context.Queue()
         process = context.Process(target=_lp_case, args=(topology_id, traffic, repeats, seed, queue))
         process.start()
-        process.join(timeout_s)
-        if process.is_alive():
-            process.kill()
+        try:
+            # read before joining: a child blocks on exit until its queued result is consumed
+            rows.append(queue.get(timeout=timeout_s))
+        except Exception:  # queue.Empty: timed out or died without a result
+            alive = process.is_alive()
+            rows.append({"benchmark": "lp_opt", "topology": topology_id,
+                         "error": f"timed out after {timeout_s:g} s" if alive else f"exit code {process.exitcode}"})  # fmt: skip
+        finally:
+            if process.is_alive():
+                process.kill()
             process.join()
-            rows.append({"benchmark": "lp_opt", "topology": topology_id, "error": f"timed out after {timeout_s:g} s"})
-            continue
-        rows.append(queue.get() if not queue.empty() else {"benchmark": "lp_opt", "topology": topology_id, "error": f"exit code {process.exitcode}"})
     return rows
 
 
