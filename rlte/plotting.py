@@ -15,7 +15,8 @@ import numpy as np
 from rlte.errors import RlteError
 
 
-def _figure():
+def pyplot():
+    """matplotlib.pyplot, headless (Agg)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,7 +39,7 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        _figure().close(fig)
+        pyplot().close(fig)
     return path
 
 
@@ -47,7 +48,7 @@ def plot_topology(topology, path: str | os.PathLike) -> Path:
     by capacity, labelled in Gbit/s."""
     import networkx as nx
 
-    plt = _figure()
+    plt = pyplot()
     graph = topology.to_networkx()
     if topology.coords is not None:
         pos = {i: tuple(topology.coords[i]) for i in range(topology.num_nodes)}
@@ -85,7 +86,7 @@ def plot_topology(topology, path: str | os.PathLike) -> Path:
 
 def plot_traffic_total(series, path: str | os.PathLike) -> Path:
     """Total offered traffic over time (Gbit/s)."""
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4))
     total = series.total() / 1e9
     times = series.timestamps.astype("datetime64[s]").astype(object)

@@ -14,13 +14,13 @@ import csv
 import io
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from rlte.errors import RlteError
+from rlte.fileio import atomic_write_text
 from rlte.metrics import FLOW_METRICS
 
 #: Test hook: a folder. When set, each cell fails on its first attempt (a marker file remembers
@@ -28,22 +28,6 @@ from rlte.metrics import FLOW_METRICS
 FAIL_ONCE_ENV = "RLTE_TEST_FAIL_ONCE"
 
 TE_ENV_KEYS = ("k", "path_metric", "window", "observe", "reward", "episode_length", "action_type", "logit_scale")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _freeze(value):

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from rlte.errors import RlteError
+from rlte.fileio import atomic_write_text, read_yaml
+from rlte.plotting import pyplot, save_figure
 
 #: Columns of ``results.csv``, in file order.
 RESULT_COLUMNS = ("method", "topology", "traffic", "load", "scenario", "seed", "metric", "value", "runtime_s")
@@ -133,20 +132,7 @@ def _load_key(value) -> float:
 
 def _read_spec(path: Path) -> dict:
     spec_path = path / "spec.yaml"
-    try:
-        text = spec_path.read_text()
-    except FileNotFoundError:
-        raise RlteError(f"{spec_path}: no such file (is {path} a run folder?)") from None
-    except OSError as err:
-        raise RlteError(f"{spec_path}: cannot read ({err.strerror or err})") from None
-    try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise RlteError(
-            f"{spec_path}{where}: not valid YAML ({getattr(err, 'problem', None) or err})"
-        ) from None
+    spec = read_yaml(spec_path, missing=f"no such file (is {path} a run folder?)")
     if not isinstance(spec, dict):
         raise RlteError(f"{spec_path}: not a YAML mapping")
     return spec
@@ -426,34 +412,11 @@ def _paper_matches(value: dict, run: Run, method: str, load: float, scenario: st
 
 
 # ---------------------------------------------------------------------------------- figures
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    """Write ``fig`` to ``path`` atomically at 120 dpi and close it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        _pyplot().close(fig)
-    return path
-
-
 def _figure_load(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], folder: Path) -> Path | None:
     loads = sorted(load for load in rows["load"].unique() if load != UNSCALED)
     if len(loads) < 2:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(LOAD_FIGURE_METRICS), figsize=(5 * len(LOAD_FIGURE_METRICS), 4))
     for ax, metric in zip(axes, LOAD_FIGURE_METRICS):
         scale, unit = _unit(metric)
@@ -471,7 +434,7 @@ def _figure_load(run: Run, group: Group, rows: pd.DataFrame, methods: list[str],
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{group.title}: mean over seeds, bars: {_percent(CONFIDENCE)} confidence interval")
-    return _save(fig, folder / f"load-{_slug(*group)}.png")
+    return save_figure(fig, folder / f"load-{_slug(*group)}.png")
 
 
 def _legend(run: Run, method: str) -> str:
@@ -534,7 +497,7 @@ def _figure_learning(
             panels.append((load, lines))
     if not panels:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (load, lines) in zip(axes[0], panels):
         for method, curves in lines:
@@ -550,7 +513,7 @@ def _figure_learning(
     fig.suptitle(
         f"{group.title}: learning curves, mean over seeds, band: {_percent(CONFIDENCE)} confidence interval"
     )
-    return _save(fig, folder / f"learning-{_slug(*group)}.png")
+    return save_figure(fig, folder / f"learning-{_slug(*group)}.png")
 
 
 def _figure_time(
@@ -572,7 +535,7 @@ def _figure_time(
                 break
     if not series:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(
         len(TIME_FIGURE_METRICS), 1, figsize=(10, 3 * len(TIME_FIGURE_METRICS)), sharex=True
     )
@@ -587,7 +550,7 @@ def _figure_time(
     axes[0].legend(fontsize=8)
     axes[-1].set_xlabel("evaluated interval")
     fig.suptitle(f"{group.title}, {_load_heading(load).lower()}: per interval")
-    return _save(fig, folder / f"time-{_slug(*group, _load_slug(load))}.png")
+    return save_figure(fig, folder / f"time-{_slug(*group, _load_slug(load))}.png")
 
 
 # ---------------------------------------------------------------------------------- the report
@@ -748,17 +711,6 @@ def _learned_findings(run: Run, groups: list[Group]) -> list[str]:
     return lines
 
 
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.md`` and its PNG figures in ``run_dir/figures/``.
 
@@ -820,5 +772,5 @@ def write_report(run_dir: str | Path) -> Path:
         lines += ["## Figures", "", *figure_lines]
 
     report = run.path / "report.md"
-    _write_text(report, "\n".join(lines).rstrip() + "\n")
+    atomic_write_text(report, "\n".join(lines).rstrip() + "\n")
     return report

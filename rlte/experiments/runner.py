@@ -29,8 +29,9 @@ from pathlib import Path
 import yaml
 
 from rlte.errors import RlteError
-from rlte.experiments.cell import atomic_write_text, run_cell
+from rlte.experiments.cell import run_cell
 from rlte.experiments.spec import Cell, Spec
+from rlte.fileio import atomic_write_text
 
 RESULT_COLUMNS = ("method", "topology", "traffic", "load", "scenario", "seed", "metric", "value", "runtime_s")
 EXECUTORS = ("local", "ray")

@@ -37,8 +37,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from rlte.errors import RlteError
 
 TOP_KEYS = {
@@ -292,17 +290,7 @@ def check_data(spec: Spec, data_dir: str | None) -> None:
 
 def load_spec(path: str | Path, *, quick: bool = False, data_dir: str | None = None) -> Spec:
     """Read and validate a YAML spec file (``yaml.safe_load``: no code runs from it)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise RlteError(f"{path}: no such spec file") from None
-    except OSError as err:
-        raise RlteError(f"{path}: cannot read ({err})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise RlteError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    from rlte.fileio import read_yaml
+
+    raw = read_yaml(path, missing="no such spec file")
     return parse_spec(raw, str(path), quick=quick, data_dir=data_dir)
