@@ -306,6 +306,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+#: Paper reproductions: the specs of each, in order (experiments/ in the checkout).
+REPRODUCTIONS = {
+    "seed000": ("seed000_table1", "seed000_table2", "seed000_fig2", "seed000_atra"),
+}
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import rlte
+    from rlte.datadir import data_dir as resolve_data_dir
+    from rlte.experiments.report import write_report
+    from rlte.experiments.runner import run_spec
+    from rlte.experiments.spec import load_spec
+
+    folder = Path(args.specs_dir) if args.specs_dir else Path(rlte.__file__).resolve().parent.parent / "experiments"
+    names = REPRODUCTIONS[args.paper]
+    missing = [name for name in names if not (folder / f"{name}.yaml").exists()]
+    if missing:
+        raise RlteError(f"{folder}: missing spec {missing[0]}.yaml (run from a checkout, or pass --specs-dir)")
+    found = resolve_data_dir(args.data_dir, required=False)
+    data_dir = str(found) if found else None
+    specs = [load_spec(folder / f"{name}.yaml", quick=args.quick, data_dir=data_dir) for name in names]
+    run_id = "quick" if args.quick else "full"
+    failed = 0
+    for spec in specs:
+        resume = run_id if (Path(args.runs_dir) / spec.name / run_id / "spec.yaml").exists() else None
+        print(f"{spec.name}: {len(spec.cells())} cells" + (" (resuming)" if resume else ""), flush=True)
+        summary = run_spec(spec, executor=args.executor, workers=args.workers, runs_dir=args.runs_dir,
+                           run_id=None if resume else run_id, resume=resume, data_dir=data_dir,
+                           progress=not args.no_progress and sys.stderr.isatty())  # fmt: skip
+        failed += summary.failed
+        for cell_id, error in summary.errors.items():
+            print(f"  failed: {cell_id}: {error}", file=sys.stderr)
+        print(f"  wrote {write_report(summary.run_dir)}", flush=True)
+    return 1 if failed else 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -402,6 +440,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     data_dir_option(p)
     p.set_defaults(func=cmd_run)
+
+    p = commands.add_parser("reproduce", help="run every spec of a seed paper and write the reports")
+    p.add_argument("paper", choices=sorted(REPRODUCTIONS), help="which paper")
+    p.add_argument("--quick", action="store_true", help="the specs' quick mode (seed000: under 20 minutes on 2 cores)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="cells in parallel (default 2)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local", help="local process pool (default) or Ray")
+    p.add_argument("--runs-dir", default="runs", metavar="DIR", help="root of the run store (default runs/)")
+    p.add_argument("--specs-dir", metavar="DIR", help="where the specs are (default: experiments/ of the checkout)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    data_dir_option(p)
+    p.set_defaults(func=cmd_reproduce)
 
     p = commands.add_parser("report", help="write report.md and figures for a run")
     p.add_argument("run", metavar="RUN", help="a run folder (runs/<spec>/<run-id>)")

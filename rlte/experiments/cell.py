@@ -28,6 +28,7 @@ from rlte.metrics import FLOW_METRICS
 FAIL_ONCE_ENV = "RLTE_TEST_FAIL_ONCE"
 
 TE_ENV_KEYS = ("k", "path_metric", "window", "observe", "reward", "episode_length", "action_type", "logit_scale")
+TE_MA_ENV_KEYS = ("k", "path_metric", "window", "reward", "reward_sharing", "neighbours", "episode_length", "logit_scale")
 
 
 def _freeze(value):
@@ -86,33 +87,45 @@ def _evaluate_baseline(name: str, scenario, part: str, window: int) -> tuple[dic
 
 
 def _train_and_evaluate(name: str, params: dict, spec: dict, cell: dict, options: dict, part: str, cell_dir: Path) -> tuple[dict, float, float]:
+    """Train a learned method (resuming from its checkpoint) and run it over the evaluated part.
+
+    Single-agent methods act on ``rlte/TE-v0``, multi-agent ones on ``rlte/TE-MA-v0``; both see
+    the same scenario, and their evaluation episode covers the test part after its first
+    ``window`` intervals."""
     import gymnasium as gym
 
     import rlte.envs  # noqa: F401
-    from rlte.experiments.methods import make_learned
+    from rlte.envs import make_parallel
+    from rlte.experiments.methods import MULTI_AGENT, make_learned
 
-    env_options = {key: value for key, value in (spec.get("env") or {}).items() if key in TE_ENV_KEYS}
+    multi_agent = name in MULTI_AGENT
+    keys = TE_MA_ENV_KEYS if multi_agent else TE_ENV_KEYS
+    env_options = {key: value for key, value in (spec.get("env") or {}).items() if key in keys}
+
+    def make(env_part: str, **extra):
+        kwargs = {**env_options, **extra, **options, "part": env_part, "with_optimal": False}
+        return make_parallel("rlte/TE-MA-v0", **kwargs) if multi_agent else gym.make("rlte/TE-v0", **kwargs)
+
     training = spec["training"]
     agent = make_learned(name, params, seed=int(cell["seed"]))
-
-    def make_env():
-        return gym.make("rlte/TE-v0", part="train", with_optimal=False, **env_options, **options)
-
     start = time.perf_counter()
-    agent.train(make_env, int(training["timesteps"]), checkpoint_path=cell_dir / "checkpoint.pt",
+    agent.train(lambda: make("train"), int(training["timesteps"]), checkpoint_path=cell_dir / "checkpoint.pt",
                 checkpoint_every=int(training["checkpoint_every"]), learning_log=cell_dir / "learning.csv",
                 tensorboard_dir=cell_dir / "tb")  # fmt: skip
     train_s = time.perf_counter() - start
-    evaluation_options = {**env_options, "episode_length": None}
-    env = gym.make("rlte/TE-v0", part=part, with_optimal=False, **evaluation_options, **options)
+    env = make(part, episode_length=None)
     observation, _ = env.reset(seed=int(cell["seed"]))
     series: dict[str, list] = {metric: [] for metric in FLOW_METRICS}
     decide = 0.0
     while True:
         start = time.perf_counter()
-        action = agent.act(observation)
+        action = agent.act_all(observation) if multi_agent else agent.act(observation)
         decide += time.perf_counter() - start
-        observation, _, _, truncated, info = env.step(action)
+        if multi_agent:
+            observation, _, _, truncations, infos = env.step(action)
+            info, truncated = next(iter(infos.values())), all(truncations.values())
+        else:
+            observation, _, _, truncated, info = env.step(action)
         for metric in FLOW_METRICS:
             series[metric].append(info[metric])
         if truncated:

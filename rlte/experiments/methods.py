@@ -12,7 +12,12 @@ LEARNED = {
     "sb3_ppo": "Stable-Baselines3 PPO on rlte/TE-v0 (centralised, path splits)",
     "sb3_a2c": "Stable-Baselines3 A2C on rlte/TE-v0",
     "sb3_trpo": "sb3-contrib TRPO on rlte/TE-v0 (centralised, fixed KL bound)",
+    "ma_trpo": "seed 000: multi-agent TRPO on rlte/TE-MA-v0 with the adaptive trust region (ATRA)",
+    "ma_trpo_fixed": "seed 000's ablation: multi-agent TRPO with a fixed KL bound",
 }
+
+#: Learned methods that act through the multi-agent rlte/TE-MA-v0 (the rest use rlte/TE-v0).
+MULTI_AGENT = {"ma_trpo", "ma_trpo_fixed"}
 
 
 def is_learned(name: str) -> bool:
@@ -25,6 +30,10 @@ def make_learned(name: str, params: dict, seed: int):
         from rlte.agents.sb3 import SB3Agent
 
         return SB3Agent(name[len("sb3_") :].upper(), params, seed=seed)
+    if name in ("ma_trpo", "ma_trpo_fixed"):
+        from rlte.agents.trpo import TRPOAgent
+
+        return TRPOAgent({**params, "atra": name == "ma_trpo"}, seed=seed)
     raise RlteError(f"method {name!r}: unknown learned method")
 
 
@@ -35,8 +44,12 @@ def check_method(name: str, params: dict, where: str) -> None:
     if name in LEARNED:
         if name.startswith("sb3_"):
             from rlte.agents.sb3 import check_params
+        else:
+            from rlte.agents.trpo import check_params
 
-            check_params(params, f"{where} ({name})")
+            if "atra" in params:
+                raise RlteError(f"{where} ({name}): 'atra' is set by the method's name (ma_trpo or ma_trpo_fixed)")
+        check_params(params, f"{where} ({name})")
         return
     try:
         make_baseline(name)
