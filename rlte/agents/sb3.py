@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import os
 import random
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -64,19 +63,6 @@ def _config(params: dict, where: str) -> SB3Config:
 def check_params(params: dict, where: str) -> None:
     """Validate parameters before a run starts."""
     _config(params, where)
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    import torch
-
-    fd, tmp = tempfile.mkstemp(prefix="partial-", suffix=".pt", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class SB3Agent:
@@ -181,6 +167,8 @@ class SB3Agent:
         import torch
         from stable_baselines3.common.callbacks import BaseCallback
 
+        from rlte.agents.common.checkpoints import atomic_torch_save
+
         env = make_env()
         self.model = self._build(env)
         checkpoint = Path(checkpoint_path) if checkpoint_path else None
@@ -207,7 +195,7 @@ class SB3Agent:
             def _on_rollout_start(self) -> None:
                 steps = int(self.model.num_timesteps)
                 if checkpoint is not None and steps - self.last_saved >= checkpoint_every:
-                    _atomic_torch_save(agent._checkpoint(), checkpoint)
+                    atomic_torch_save(agent._checkpoint(), checkpoint)
                     self.last_saved = steps
 
             def _on_rollout_end(self) -> None:

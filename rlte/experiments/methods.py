@@ -14,10 +14,12 @@ LEARNED = {
     "sb3_trpo": "sb3-contrib TRPO on rlte/TE-v0 (centralised, fixed KL bound)",
     "ma_trpo": "seed 000: multi-agent TRPO on rlte/TE-MA-v0 with the adaptive trust region (ATRA)",
     "ma_trpo_fixed": "seed 000's ablation: multi-agent TRPO with a fixed KL bound",
+    "ma_ppo": "seed 000's comparison: multi-agent PPO, the same actor and critic as ma_trpo, clipped objective",
+    "ma_dqn": "seed 000's comparison: multi-agent DQN over the discrete path choice",
 }
 
 #: Learned methods that act through the multi-agent rlte/TE-MA-v0 (the rest use rlte/TE-v0).
-MULTI_AGENT = {"ma_trpo", "ma_trpo_fixed"}
+MULTI_AGENT = {"ma_trpo", "ma_trpo_fixed", "ma_ppo", "ma_dqn"}
 
 
 def is_learned(name: str) -> bool:
@@ -34,6 +36,14 @@ def make_learned(name: str, params: dict, seed: int):
         from rlte.agents.trpo import TRPOAgent
 
         return TRPOAgent({**params, "atra": name == "ma_trpo"}, seed=seed)
+    if name == "ma_ppo":
+        from rlte.agents.mappo import PPOAgent
+
+        return PPOAgent(params, seed=seed)
+    if name == "ma_dqn":
+        from rlte.agents.dqn import DQNAgent
+
+        return DQNAgent(params, seed=seed)
     raise RlteError(f"method {name!r}: unknown learned method")
 
 
@@ -44,6 +54,10 @@ def check_method(name: str, params: dict, where: str) -> None:
     if name in LEARNED:
         if name.startswith("sb3_"):
             from rlte.agents.sb3 import check_params
+        elif name == "ma_ppo":
+            from rlte.agents.mappo import check_params
+        elif name == "ma_dqn":
+            from rlte.agents.dqn import check_params
         else:
             from rlte.agents.trpo import check_params
 
