@@ -60,8 +60,8 @@ from rlte.agents.common import (
     line_search,
     set_flat_parameters,
 )
+from rlte.agents.common.training import cut_log, plain_config
 from rlte.errors import RlteError
-from rlte.fileio import atomic_write_text
 
 LOG_COLUMNS = (
     "timesteps",
@@ -533,7 +533,7 @@ class TRPOAgent:
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, env) -> dict:
         return {
-            "config": _plain(asdict(self.config)),
+            "config": plain_config(asdict(self.config)),
             "seed": self.seed,
             "agents": list(self.agent_names),
             "counters": {
@@ -563,7 +563,7 @@ class TRPOAgent:
 
     def _restore(self, state: dict, env, where: Path) -> None:
         same_run = (state.get("config"), state.get("seed"), state.get("agents")) == (
-            _plain(asdict(self.config)),
+            plain_config(asdict(self.config)),
             self.seed,
             self.agent_names,
         )
@@ -636,7 +636,7 @@ class TRPOAgent:
         already = self.num_timesteps
         log_path = Path(learning_log) if learning_log else None
         if log_path is not None:
-            _cut_log(log_path, already)
+            cut_log(log_path, already)
         writer = None
         if tensorboard_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
@@ -687,22 +687,3 @@ class TRPOAgent:
 
 
 # ---------------------------------------------------------------------- files
-def _plain(value):
-    """Tuples as lists, so a config compares equal after a checkpoint round trip."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _cut_log(path: Path, timesteps: int) -> None:
-    """Drop the learning-log rows past ``timesteps`` (written by a run that was then killed)."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines()
-    if not lines:
-        return
-    kept = [lines[0]] + [line for line in lines[1:] if line and int(line.split(",", 1)[0]) <= timesteps]
-    if len(kept) < len(lines):
-        atomic_write_text(path, "\n".join(kept) + "\n")
