@@ -161,9 +161,12 @@ def run_cell(spec: dict, cell: dict, cell_dir: str, data_dir: str | None = None)
             marker.write_text("failed once\n")
             raise RuntimeError(f"injected failure of cell {cell['cell_id']} ({FAIL_ONCE_ENV})")
     started = time.perf_counter()
+    log_lines = [f"{time.strftime('%Y-%m-%d %H:%M:%S')} cell {cell['cell_id']}: {json.dumps({k: cell[k] for k in ('method', 'params', 'topology', 'traffic', 'load', 'scenario', 'seed')}, default=str)}"]
     with threadpool_limits(limits=1):  # one thread per cell: the same numbers on any executor
         options = scenario_options(spec, cell, data_dir)
         scenario = build(config_from_options(**options))
+        log_lines.append(f"scenario: {len(scenario.train)} training and {len(scenario.test)} test intervals, "
+                         f"load factor {scenario.load_factor:.6g}, {len(scenario.bursts)} bursts")  # fmt: skip
         part = spec["evaluation"]["part"]
         window = int((spec.get("env") or {}).get("window", 4))
         if len(scenario.matrices(part)) <= window:
@@ -189,6 +192,11 @@ def run_cell(spec: dict, cell: dict, cell_dir: str, data_dir: str | None = None)
     if train_s is not None:
         rows.append({**base, "metric": "train_s", "value": train_s, "runtime_s": runtime})
     result = {"cell": {**base}, "rows": rows, "oracle": oracle, "learned": learned, "intervals": intervals}
+    log_lines.append(f"evaluated {intervals} intervals: mean MLU {np.mean(series['mlu']):.6g}, "
+                     f"decision {1e3 * decide_s / max(intervals, 1):.3f} ms per interval"
+                     + (f", trained {train_s:.1f} s" if train_s is not None else "") + f", {runtime:.1f} s in all")  # fmt: skip
+    log_lines.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} done")
+    atomic_write_text(folder / "log.txt", "\n".join(log_lines) + "\n")
     atomic_write_text(folder / "series.csv", _series_csv(series))
     atomic_write_text(folder / "result.json", json.dumps(result, indent=1))
     return result

@@ -5,7 +5,7 @@ The run store::
     runs/<spec name>/<run id>/
       spec.yaml          the resolved spec
       results.csv        method,topology,traffic,load,scenario,seed,metric,value,runtime_s
-      cells/<cell id>/   result.json, series.csv, learning.csv, tb/, checkpoint.pt, error.txt
+      cells/<cell id>/   result.json, series.csv, log.txt, learning.csv, tb/, checkpoint.pt, error.txt
       figures/, report.md (from `rlte report`)
 
 A cell is done when its ``result.json`` exists (written atomically, last). ``--resume`` skips done

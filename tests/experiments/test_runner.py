@@ -104,6 +104,8 @@ def test_local_run_writes_the_store_and_resume_skips_done_cells(tmp_path):
         assert mlu[("lp_opt", seed)] <= mlu[("ecmp", seed)] and mlu[("lp_opt", seed)] <= mlu[("sb3_ppo", seed)]
     ppo_cell = next(p for p in (run_dir / "cells").iterdir() if p.name.startswith("sb3_ppo"))
     assert (ppo_cell / "checkpoint.pt").exists() and (ppo_cell / "learning.csv").exists()
+    log = (ppo_cell / "log.txt").read_text()
+    assert "training and" in log and "evaluated" in log and log.rstrip().endswith("done")
     assert any((ppo_cell / "tb").rglob("events.out.tfevents*"))
     again = run_spec(spec, runs_dir=tmp_path, resume="one", progress=False)
     assert again.skipped == 6 and again.done == 0
