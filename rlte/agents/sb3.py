@@ -164,10 +164,10 @@ class SB3Agent:
     ) -> int:
         """Train for ``timesteps`` environment steps in all, resuming from ``checkpoint_path`` when
         it exists. Returns the number of steps trained in this call."""
-        import torch
         from stable_baselines3.common.callbacks import BaseCallback
 
         from rlte.agents.common.checkpoints import atomic_torch_save
+        from rlte.agents.common.training import load_checkpoint
 
         env = make_env()
         self.model = self._build(env)
@@ -176,11 +176,8 @@ class SB3Agent:
             from stable_baselines3.common.logger import configure
 
             self.model.set_logger(configure(str(tensorboard_dir), ["tensorboard"]))
-        if checkpoint is not None and checkpoint.exists():
-            try:
-                state = torch.load(checkpoint, weights_only=True)
-            except Exception as err:  # a torn or foreign file: say so rather than crash
-                raise RlteError(f"{checkpoint}: unreadable checkpoint ({type(err).__name__}: {err})") from None
+        state = load_checkpoint(checkpoint)
+        if state is not None:
             self.model.env.reset()  # initialise the vector env's buffers, then overwrite its state
             self._restore(state)
         already = int(self.model.num_timesteps)

@@ -60,7 +60,7 @@ from rlte.agents.common import (
     line_search,
     set_flat_parameters,
 )
-from rlte.agents.common.training import cut_log, plain_config
+from rlte.agents.common.training import cut_log, load_checkpoint, plain_config
 from rlte.errors import RlteError
 
 LOG_COLUMNS = (
@@ -621,13 +621,8 @@ class TRPOAgent:
         env = make_env()
         self._build(env)
         checkpoint = Path(checkpoint_path) if checkpoint_path else None
-        if checkpoint is not None and checkpoint.exists():
-            try:
-                state = torch.load(checkpoint, weights_only=True)
-            except Exception as err:  # a torn or foreign file: say so rather than crash
-                raise RlteError(
-                    f"{checkpoint}: unreadable checkpoint ({type(err).__name__}: {err})"
-                ) from None
+        state = load_checkpoint(checkpoint)
+        if state is not None:
             env.reset(seed=0)  # fill the env's agent list, then overwrite its state
             self._restore(state, env, checkpoint)
         else:
