@@ -31,6 +31,7 @@ test: install-dev
 
 lint: install-dev
 	$(PY) -m ruff check rlte tests benchmarks
+	$(PY) -m ruff format --check rlte tests benchmarks
 
 bench: install
 	$(VENV)/bin/rlte bench

@@ -49,7 +49,9 @@ def _best_rate(run: Callable[[], None], items: int, min_time: float = 0.5, repea
     return best
 
 
-def bench_flow(topology_id: str = "sndlib/abilene", k: int = 4, batch: int = 1024, seed: int = 0, quick: bool = False) -> dict:
+def bench_flow(
+    topology_id: str = "sndlib/abilene", k: int = 4, batch: int = 1024, seed: int = 0, quick: bool = False
+) -> dict:
     """Evaluations per second of path-split routings, batched versus a Python loop, on one core."""
     from threadpoolctl import threadpool_limits
 
@@ -73,12 +75,21 @@ def bench_flow(topology_id: str = "sndlib/abilene", k: int = 4, batch: int = 102
     with threadpool_limits(limits=1):
         batched = _best_rate(lambda: evaluator.link_loads(splits, traffic), batch, min_time)
         batched_traffic = _best_rate(lambda: evaluator.link_loads(splits, traffic_batch), batch, min_time)
-        full_metrics = _best_rate(lambda: model.evaluate(PathRouting(pathset, splits), traffic), batch, min_time)
-        next_hops = _best_rate(lambda: model.link_loads(NextHopRouting(next_hop_batch), traffic), 64, min_time)
+        full_metrics = _best_rate(
+            lambda: model.evaluate(PathRouting(pathset, splits), traffic), batch, min_time
+        )
+        next_hops = _best_rate(
+            lambda: model.link_loads(NextHopRouting(next_hop_batch), traffic), 64, min_time
+        )
         loop_items = 20 if quick else 100
         looped = _best_rate(
-            lambda: [reference_link_loads(pathset, splits[i], traffic, topology.num_links) for i in range(loop_items)],
-            loop_items, min_time, repeats=3,
+            lambda: [
+                reference_link_loads(pathset, splits[i], traffic, topology.num_links)
+                for i in range(loop_items)
+            ],
+            loop_items,
+            min_time,
+            repeats=3,
         )
         path_links = [[np.asarray(path, dtype=np.int64) for path in paths] for paths in pathset.paths]
         pairs = pathset.pairs.tolist()
@@ -90,10 +101,14 @@ def bench_flow(topology_id: str = "sndlib/abilene", k: int = 4, batch: int = 102
                     load[links] += traffic[s, t] * routing[d, j]
             return load
 
-        numpy_looped = _best_rate(lambda: [numpy_loop(splits[i]) for i in range(loop_items)], loop_items, min_time, repeats=3)
+        numpy_looped = _best_rate(
+            lambda: [numpy_loop(splits[i]) for i in range(loop_items)], loop_items, min_time, repeats=3
+        )
     check = evaluator.link_loads(splits[:3], traffic)
     for i in range(3):
-        np.testing.assert_allclose(check[i], reference_link_loads(pathset, splits[i], traffic, topology.num_links), rtol=1e-9)
+        np.testing.assert_allclose(
+            check[i], reference_link_loads(pathset, splits[i], traffic, topology.num_links), rtol=1e-9
+        )
     return {
         "benchmark": "flow",
         "topology": topology.name,
@@ -131,20 +146,22 @@ def _lp_case(topology_id: str, traffic: str, repeats: int, seed: int, queue) -> 
             times.append(result.runtime_s)
             mlu = result.mlu
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        queue.put({
-            "benchmark": "lp_opt",
-            "topology": topology_id,
-            "traffic": traffic,
-            "nodes": topology.num_nodes,
-            "links": topology.num_links,
-            "variables": topology.num_nodes * topology.num_links,
-            "median_s": statistics.median(times),
-            "min_s": min(times),
-            "repeats": repeats,
-            "mlu": mlu,
-            "peak_rss_mb": after / 1024,
-            "solve_rss_growth_mb": (after - before) / 1024,
-        })
+        queue.put(
+            {
+                "benchmark": "lp_opt",
+                "topology": topology_id,
+                "traffic": traffic,
+                "nodes": topology.num_nodes,
+                "links": topology.num_links,
+                "variables": topology.num_nodes * topology.num_links,
+                "median_s": statistics.median(times),
+                "min_s": min(times),
+                "repeats": repeats,
+                "mlu": mlu,
+                "peak_rss_mb": after / 1024,
+                "solve_rss_growth_mb": (after - before) / 1024,
+            }
+        )
     except Exception as err:  # reported as a row, never a crash of the whole benchmark
         queue.put({"benchmark": "lp_opt", "topology": topology_id, "error": f"{type(err).__name__}: {err}"})
 
@@ -174,7 +191,9 @@ def bench_lp(cases=LP_CASES, repeats: int = 5, seed: int = 0, timeout_s: float =
 def _steps_per_second(env, steps: int, multi_agent: bool) -> float:
     if multi_agent:
         env.reset(seed=0)
-        actions = [{agent: env.action_space(agent).sample() for agent in env.possible_agents} for _ in range(16)]
+        actions = [
+            {agent: env.action_space(agent).sample() for agent in env.possible_agents} for _ in range(16)
+        ]
         start = time.perf_counter()
         for i in range(steps):
             if not env.agents:
@@ -217,7 +236,9 @@ def bench_envs(quick: bool = False) -> list[dict]:
             kwargs = {**scenario, **options}
             env = make_parallel(env_id, **kwargs) if multi_agent else gym.make(env_id, **kwargs).unwrapped
             rate = _steps_per_second(env, steps, multi_agent)
-            rows.append({"benchmark": "env", "id": env_id, "options": options, "steps": steps, "steps_per_s": rate})
+            rows.append(
+                {"benchmark": "env", "id": env_id, "options": options, "steps": steps, "steps_per_s": rate}
+            )
     return rows
 
 

@@ -52,7 +52,9 @@ def cmd_topo_list(args: argparse.Namespace) -> int:
     for topology_id in ids:
         groups.setdefault(topology_id.split("/")[0], []).append(topology_id)
     for group, members in groups.items():
-        shown = members if args.group or len(members) <= 12 else members[:12] + [f"... ({len(members)} in all)"]
+        shown = (
+            members if args.group or len(members) <= 12 else members[:12] + [f"... ({len(members)} in all)"]
+        )
         console.print(f"[bold]topohub {group}[/] ({len(members)}): " + ", ".join(shown))
     return 0
 
@@ -65,7 +67,9 @@ def cmd_topo_show(args: argparse.Namespace) -> int:
     if args.json:
         summary["links_list"] = [
             {"src": u, "dst": v, "capacity_bps": float(c), "delay_s": float(d), "weight": float(w)}
-            for (u, v), c, d, w in zip(topology.link_names(), topology.capacity, topology.delay, topology.weight)
+            for (u, v), c, d, w in zip(
+                topology.link_names(), topology.capacity, topology.delay, topology.weight
+            )
         ]
         print(json.dumps(summary))
     else:
@@ -84,7 +88,9 @@ def cmd_topo_show(args: argparse.Namespace) -> int:
         if args.links:
             rows = [
                 (f"{u} -> {v}", f"{c / 1e9:g}", f"{d * 1e3:.2f}", f"{w:g}")
-                for (u, v), c, d, w in zip(topology.link_names(), topology.capacity, topology.delay, topology.weight)
+                for (u, v), c, d, w in zip(
+                    topology.link_names(), topology.capacity, topology.delay, topology.weight
+                )
             ]
             console.print(_table("links", ["link", "capacity (Gbit/s)", "delay (ms)", "IGP weight"], rows))
     if args.plot:
@@ -123,7 +129,11 @@ def cmd_traffic_show(args: argparse.Namespace) -> int:
             console.print("daily peak / trough: " + ", ".join(f"{day} {r:.2f}" for day, r in ratios.items()))
         console.print(f"top 10 % of pairs carry {100 * summary['top10pct_pairs_share']:.1f} % of the traffic")
         rows = [
-            (f"{pair['src']} -> {pair['dst']}", f"{pair['share'] * summary['total_mean_bps'] / 1e6:.1f}", f"{100 * pair['share']:.1f}")
+            (
+                f"{pair['src']} -> {pair['dst']}",
+                f"{pair['share'] * summary['total_mean_bps'] / 1e6:.1f}",
+                f"{100 * pair['share']:.1f}",
+            )
             for pair in summary["heaviest_pairs"]
         ]
         console.print(_table("heaviest pairs", ["pair", "mean (Mbit/s)", "share (%)"], rows))
@@ -170,7 +180,9 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     topology = load_topology(args.topology, data_dir=args.data_dir)
     if args.capacity is not None:
         topology = topology.with_uniform_capacity(args.capacity)
-    series = load_traffic(args.traffic, topology, data_dir=args.data_dir, rng=np.random.default_rng(args.seed))
+    series = load_traffic(
+        args.traffic, topology, data_dir=args.data_dir, rng=np.random.default_rng(args.seed)
+    )
     prepared = prepare_traffic(topology, series, load=args.load, train_fraction=args.train_fraction)
     status = None if args.json else _console().status("")
 
@@ -189,7 +201,12 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     keys = ["mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput"]
     if args.json:
         for row in rows:
-            out = {"method": row["method"], "topology": topology.name, "traffic": args.traffic, "oracle": row["oracle"]}
+            out = {
+                "method": row["method"],
+                "topology": topology.name,
+                "traffic": args.traffic,
+                "oracle": row["oracle"],
+            }
             out.update({k: row[k] for k in keys})
             if is_series:
                 out.update({f"{k}_p95": row[f"{k}_p95"] for k in keys})
@@ -205,8 +222,12 @@ def cmd_baselines(args: argparse.Namespace) -> int:
         return 0
     console = _console()
     level = f"at {100 * args.load:g} % load (x{prepared.factor:.4g})" if args.load else "unscaled"
-    what = f"{len(prepared.evaluated)} intervals" + (f" after {len(prepared.history)} of history" if len(prepared.history) else "")
-    title = f"{topology.name}, traffic {args.traffic} {level}, {what}" + ("; mean / 95th percentile" if is_series else "")
+    what = f"{len(prepared.evaluated)} intervals" + (
+        f" after {len(prepared.history)} of history" if len(prepared.history) else ""
+    )
+    title = f"{topology.name}, traffic {args.traffic} {level}, {what}" + (
+        "; mean / 95th percentile" if is_series else ""
+    )
 
     def cell(row: dict, key: str, scale: float, fmt: str) -> str:
         text = format(row[key] * scale, fmt)
@@ -225,7 +246,22 @@ def cmd_baselines(args: argparse.Namespace) -> int:
         )
         for row in rows
     ]
-    console.print(_table(title, ["method", "MLU %", "mean util %", "phi x1e4", "delay ms", "loss %", "throughput Gbit/s", "time ms"], table_rows))
+    console.print(
+        _table(
+            title,
+            [
+                "method",
+                "MLU %",
+                "mean util %",
+                "phi x1e4",
+                "delay ms",
+                "loss %",
+                "throughput Gbit/s",
+                "time ms",
+            ],
+            table_rows,
+        )
+    )
     for row in rows:
         for note in row["notes"]:
             console.print(f"note: {note}")
@@ -235,7 +271,13 @@ def cmd_baselines(args: argparse.Namespace) -> int:
                 (f"{u} -> {v}", f"{x / 1e6:.1f}", f"{100 * y:.1f}")
                 for (u, v), x, y in zip(topology.link_names(), row["link_load_bps"], row["link_util"])
             ]
-            console.print(_table(f"{row['method']}: links (mean over intervals)", ["link", "load Mbit/s", "util %"], link_rows))
+            console.print(
+                _table(
+                    f"{row['method']}: links (mean over intervals)",
+                    ["link", "load Mbit/s", "util %"],
+                    link_rows,
+                )
+            )
     return 0
 
 
@@ -245,7 +287,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     console = None if args.json else _console()
     if console:
-        console.print(f"running {args.only} benchmark(s){' (quick)' if args.quick else ''}; this takes a while ...")
+        console.print(
+            f"running {args.only} benchmark(s){' (quick)' if args.quick else ''}; this takes a while ..."
+        )
     rows = run(args.only, quick=args.quick)
     if args.json:
         for row in rows:
@@ -266,12 +310,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     lp_rows = [row for row in rows if row["benchmark"] == "lp_opt"]
     if lp_rows:
         table = [
-            (row["topology"], row.get("traffic", ""), row.get("nodes", ""), row.get("links", ""),
-             f"{row['median_s'] * 1e3:.1f}" if "median_s" in row else row["error"],
-             f"{row['peak_rss_mb']:.0f}" if "peak_rss_mb" in row else "")
+            (
+                row["topology"],
+                row.get("traffic", ""),
+                row.get("nodes", ""),
+                row.get("links", ""),
+                f"{row['median_s'] * 1e3:.1f}" if "median_s" in row else row["error"],
+                f"{row['peak_rss_mb']:.0f}" if "peak_rss_mb" in row else "",
+            )
             for row in lp_rows
         ]
-        console.print(_table("lp_opt (edge LP, HiGHS)", ["topology", "traffic", "nodes", "links", "median ms", "peak MB"], table))
+        console.print(
+            _table(
+                "lp_opt (edge LP, HiGHS)",
+                ["topology", "traffic", "nodes", "links", "median ms", "peak MB"],
+                table,
+            )
+        )
     return 0
 
 
@@ -287,16 +342,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     cells = spec.cells()
     if args.dry_run:
         console = _console()
-        rows = [(c.method.display, c.topology, c.traffic, "" if c.load is None else f"{c.load:g}", c.scenario, c.seed, c.cell_id)
-                for c in cells]
-        console.print(_table(f"{spec.name}: {len(cells)} cells" + (" (quick)" if args.quick else ""),
-                             ["method", "topology", "traffic", "load", "scenario", "seed", "cell"], rows))
+        rows = [
+            (
+                c.method.display,
+                c.topology,
+                c.traffic,
+                "" if c.load is None else f"{c.load:g}",
+                c.scenario,
+                c.seed,
+                c.cell_id,
+            )
+            for c in cells
+        ]
+        console.print(
+            _table(
+                f"{spec.name}: {len(cells)} cells" + (" (quick)" if args.quick else ""),
+                ["method", "topology", "traffic", "load", "scenario", "seed", "cell"],
+                rows,
+            )
+        )
         return 0
     summary = run_spec(
         spec, executor=args.executor, workers=args.workers, address=args.address, runs_dir=args.runs_dir,
         run_id=args.run_id, resume=args.resume, data_dir=data_dir, progress=not args.no_progress and sys.stderr.isatty(),
     )  # fmt: skip
-    print(f"{summary.run_dir}: {summary.done} cells run, {summary.skipped} already done, {summary.failed} failed")
+    print(
+        f"{summary.run_dir}: {summary.done} cells run, {summary.skipped} already done, {summary.failed} failed"
+    )
     for cell_id, error in summary.errors.items():
         print(f"  failed: {cell_id}: {error}", file=sys.stderr)
     if args.report:
@@ -321,11 +393,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from rlte.experiments.runner import run_spec
     from rlte.experiments.spec import load_spec
 
-    folder = Path(args.specs_dir) if args.specs_dir else Path(rlte.__file__).resolve().parent.parent / "experiments"
+    folder = (
+        Path(args.specs_dir)
+        if args.specs_dir
+        else Path(rlte.__file__).resolve().parent.parent / "experiments"
+    )
     names = REPRODUCTIONS[args.paper]
     missing = [name for name in names if not (folder / f"{name}.yaml").exists()]
     if missing:
-        raise RlteError(f"{folder}: missing spec {missing[0]}.yaml (run from a checkout, or pass --specs-dir)")
+        raise RlteError(
+            f"{folder}: missing spec {missing[0]}.yaml (run from a checkout, or pass --specs-dir)"
+        )
     found = resolve_data_dir(args.data_dir, required=False)
     data_dir = str(found) if found else None
     specs = [load_spec(folder / f"{name}.yaml", quick=args.quick, data_dir=data_dir) for name in names]
@@ -363,13 +441,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     found = data_dir(args.data_dir, required=False)
     if found:
-        print("rlte demo: the Abilene backbone with its real week of traffic at 60 % load; the first five "
-              "days are history, the last two are evaluated")
-        argv = ["baselines", "--topology", "abilene", "--traffic", "abilene", "--load", "0.6",
-                "--train-fraction", str(5 / 7), "--data-dir", str(found)]
+        print(
+            "rlte demo: the Abilene backbone with its real week of traffic at 60 % load; the first five "
+            "days are history, the last two are evaluated"
+        )
+        argv = [
+            "baselines",
+            "--topology",
+            "abilene",
+            "--traffic",
+            "abilene",
+            "--load",
+            "0.6",
+            "--train-fraction",
+            str(5 / 7),
+            "--data-dir",
+            str(found),
+        ]
     else:
-        print("rlte demo: no data directory (set RLTE_DATA), so sndlib/abilene with its static topohub "
-              "demands at 60 % load")
+        print(
+            "rlte demo: no data directory (set RLTE_DATA), so sndlib/abilene with its static topohub "
+            "demands at 60 % load"
+        )
         argv = ["baselines", "--topology", "sndlib/abilene", "--traffic", "topohub", "--load", "0.6"]
     return main(argv)
 
@@ -379,13 +472,16 @@ def build_parser() -> argparse.ArgumentParser:
     from rlte import __version__
 
     parser = argparse.ArgumentParser(
-        prog="rlte", description="Reinforcement learning for traffic engineering, beside the baselines and the LP optimum."
+        prog="rlte",
+        description="Reinforcement learning for traffic engineering, beside the baselines and the LP optimum.",
     )
     parser.add_argument("--version", action="version", version=f"rlte {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_dir_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", metavar="DIR", help="real data folder (default: $RLTE_DATA, or ../shared/data)")
+        p.add_argument(
+            "--data-dir", metavar="DIR", help="real data folder (default: $RLTE_DATA, or ../shared/data)"
+        )
 
     topo = commands.add_parser("topo", help="topologies: list and show")
     topo_commands = topo.add_subparsers(dest="topo_command", required=True, metavar="ACTION")
@@ -404,8 +500,14 @@ def build_parser() -> argparse.ArgumentParser:
     traffic = commands.add_parser("traffic", help="traffic matrices: show")
     traffic_commands = traffic.add_subparsers(dest="traffic_command", required=True, metavar="ACTION")
     p = traffic_commands.add_parser("show", help="shape, totals, daily peak/trough, heaviest pairs")
-    p.add_argument("source", metavar="SOURCE", help="abilene, geant, topohub, maroh/NET/flows40, uniform:R, gravity:TOTAL, or a file")
-    p.add_argument("--topology", metavar="ID", help="align nodes to this topology (needed by topohub, uniform, gravity)")
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="abilene, geant, topohub, maroh/NET/flows40, uniform:R, gravity:TOTAL, or a file",
+    )
+    p.add_argument(
+        "--topology", metavar="ID", help="align nodes to this topology (needed by topohub, uniform, gravity)"
+    )
     p.add_argument("--plot", metavar="PNG", help="draw the total demand over time")
     p.add_argument("--seed", type=int, default=0, help="seed of generated traffic (default 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -413,13 +515,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_traffic_show)
 
     p = commands.add_parser("baselines", help="every classical baseline and the LP optimum, one table")
-    p.add_argument("--topology", required=True, metavar="ID", help="built-in, data-dir name, file, or topohub id")
-    p.add_argument("--traffic", required=True, metavar="SOURCE", help="topohub, uniform:R, gravity:TOTAL, abilene, geant, maroh/NET/flows40, or a file")
-    p.add_argument("--load", type=float, metavar="L", help="scale traffic so the optimal MLU is L (0.6 = 60 %%)")
+    p.add_argument(
+        "--topology", required=True, metavar="ID", help="built-in, data-dir name, file, or topohub id"
+    )
+    p.add_argument(
+        "--traffic",
+        required=True,
+        metavar="SOURCE",
+        help="topohub, uniform:R, gravity:TOTAL, abilene, geant, maroh/NET/flows40, or a file",
+    )
+    p.add_argument(
+        "--load", type=float, metavar="L", help="scale traffic so the optimal MLU is L (0.6 = 60 %%)"
+    )
     p.add_argument("--methods", metavar="A,B", help="comma-separated baselines (default: all)")
     p.add_argument("--capacity", type=float, metavar="C", help="set every link's capacity to C bit/s")
-    p.add_argument("--train-fraction", type=float, default=0.0, metavar="F",
-                   help="leading fraction of a series used as history only (load factor, predictive LPs)")
+    p.add_argument(
+        "--train-fraction",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="leading fraction of a series used as history only (load factor, predictive LPs)",
+    )
     p.add_argument("--links", action="store_true", help="per-link loads and utilisations")
     p.add_argument("--json", action="store_true", help="one JSON object per method per line")
     p.add_argument("--seed", type=int, default=0, help="seed of generated traffic (default 0)")
@@ -428,13 +544,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("run", help="run an experiment spec (a grid of cells) into the run store")
     p.add_argument("spec", metavar="SPEC", help="a YAML spec (experiments/*.yaml)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local", help="local process pool (default) or Ray tasks")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local process pool (default) or Ray tasks",
+    )
     p.add_argument("--address", metavar="ADDR", help="an existing Ray cluster (with --executor ray)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="cells in parallel (default 2)")
-    p.add_argument("--quick", action="store_true", help="the spec's quick overrides (fewer cells, shorter training)")
+    p.add_argument(
+        "--quick", action="store_true", help="the spec's quick overrides (fewer cells, shorter training)"
+    )
     p.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     p.add_argument("--run-id", metavar="ID", help="name of a new run (default: a timestamp)")
-    p.add_argument("--resume", nargs="?", const="latest", metavar="ID", help="continue a run (default: the latest)")
+    p.add_argument(
+        "--resume", nargs="?", const="latest", metavar="ID", help="continue a run (default: the latest)"
+    )
     p.add_argument("--runs-dir", default="runs", metavar="DIR", help="root of the run store (default runs/)")
     p.add_argument("--report", action="store_true", help="write report.md when the run ends")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -443,11 +568,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("reproduce", help="run every spec of a seed paper and write the reports")
     p.add_argument("paper", choices=sorted(REPRODUCTIONS), help="which paper")
-    p.add_argument("--quick", action="store_true", help="the specs' quick mode (seed000: under 20 minutes on 2 cores)")
+    p.add_argument(
+        "--quick", action="store_true", help="the specs' quick mode (seed000: under 20 minutes on 2 cores)"
+    )
     p.add_argument("--workers", type=int, default=2, metavar="N", help="cells in parallel (default 2)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local", help="local process pool (default) or Ray")
+    p.add_argument(
+        "--executor", choices=["local", "ray"], default="local", help="local process pool (default) or Ray"
+    )
     p.add_argument("--runs-dir", default="runs", metavar="DIR", help="root of the run store (default runs/)")
-    p.add_argument("--specs-dir", metavar="DIR", help="where the specs are (default: experiments/ of the checkout)")
+    p.add_argument(
+        "--specs-dir", metavar="DIR", help="where the specs are (default: experiments/ of the checkout)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     data_dir_option(p)
     p.set_defaults(func=cmd_reproduce)
@@ -457,7 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = commands.add_parser("bench", help="speed and memory benchmarks (flow model, LP)")
-    p.add_argument("--only", choices=["all", "flow", "env", "lp"], default="all", help="which benchmark (default all)")
+    p.add_argument(
+        "--only", choices=["all", "flow", "env", "lp"], default="all", help="which benchmark (default all)"
+    )
     p.add_argument("--quick", action="store_true", help="shorter runs; LP up to 100 nodes")
     p.add_argument("--json", action="store_true", help="one JSON object per result per line")
     p.set_defaults(func=cmd_bench)

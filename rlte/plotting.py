@@ -70,16 +70,30 @@ def plot_topology(topology, path: str | os.PathLike) -> Path:
         (x0, y0), (x1, y1) = pos[u], pos[v]
         width = 1 + 3 * (cap - caps.min()) / span
         ax.plot([x0, x1], [y0, y1], color=cmap((cap - caps.min()) / span), lw=width, zorder=1)
-        label = f"{caps[e]:g}" if reverse is None or caps[reverse] == caps[e] else f"{caps[e]:g}/{caps[reverse]:g}"
-        ax.text((x0 + x1) / 2, (y0 + y1) / 2, label, fontsize=7, ha="center", va="center",
-                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7}, zorder=2)
+        label = (
+            f"{caps[e]:g}"
+            if reverse is None or caps[reverse] == caps[e]
+            else f"{caps[e]:g}/{caps[reverse]:g}"
+        )
+        ax.text(
+            (x0 + x1) / 2,
+            (y0 + y1) / 2,
+            label,
+            fontsize=7,
+            ha="center",
+            va="center",
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
+            zorder=2,
+        )
     xs = np.array([pos[i][0] for i in range(topology.num_nodes)])
     ys = np.array([pos[i][1] for i in range(topology.num_nodes)])
     ax.scatter(xs, ys, s=120, c="tab:red", zorder=3)
     for i, name in enumerate(topology.nodes):
         ax.annotate(name, (xs[i], ys[i]), textcoords="offset points", xytext=(5, 6), fontsize=8, zorder=4)
-    ax.set_title(f"{topology.name}: {topology.num_nodes} nodes, {topology.num_links} directed links "
-                 "(labels: capacity, Gbit/s)")
+    ax.set_title(
+        f"{topology.name}: {topology.num_nodes} nodes, {topology.num_links} directed links "
+        "(labels: capacity, Gbit/s)"
+    )
     ax.set_axis_off()
     return save_figure(fig, path)
 

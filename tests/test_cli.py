@@ -32,7 +32,9 @@ def assert_user_error(capsys, argv, message):
 def test_topo_show_builtin_and_topohub(capsys, tmp_path):
     code, out, _ = run(capsys, "topo", "show", "nsfnet14")
     assert code == 0 and "nsfnet14: 14 nodes, 42 directed links, hop diameter 3" in out
-    code, out, err = run(capsys, "topo", "show", "sndlib/abilene", "--json", "--plot", str(tmp_path / "a.png"))
+    code, out, err = run(
+        capsys, "topo", "show", "sndlib/abilene", "--json", "--plot", str(tmp_path / "a.png")
+    )
     summary = json.loads(out)
     assert summary["nodes"] == 12 and summary["links"] == 30 and len(summary["links_list"]) == 30
     assert (tmp_path / "a.png").stat().st_size > 10_000
@@ -52,18 +54,43 @@ def test_traffic_show_generated(capsys):
 
 
 def test_traffic_show_abilene_week(capsys, data_dir, tmp_path):
-    code, out, err = run(capsys, "traffic", "show", "abilene", "--data-dir", str(data_dir), "--plot", str(tmp_path / "t.png"))
+    code, out, err = run(
+        capsys, "traffic", "show", "abilene", "--data-dir", str(data_dir), "--plot", str(tmp_path / "t.png")
+    )
     assert code == 0
     assert "2016 matrices of 12 x 12" in out
     assert (tmp_path / "t.png").exists()
 
 
 def test_baselines_json_topohub(capsys):
-    code, out, _ = run(capsys, "baselines", "--topology", "sndlib/abilene", "--traffic", "topohub", "--json", "--links",
-                       "--methods", "ecmp,lp_opt", "--load", "0.5")
+    code, out, _ = run(
+        capsys,
+        "baselines",
+        "--topology",
+        "sndlib/abilene",
+        "--traffic",
+        "topohub",
+        "--json",
+        "--links",
+        "--methods",
+        "ecmp,lp_opt",
+        "--load",
+        "0.5",
+    )
     rows = [json.loads(line) for line in out.strip().splitlines()]
     assert [row["method"] for row in rows] == ["ecmp", "lp_opt"]
-    for key in ("method", "topology", "oracle", "mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput", "runtime_s"):
+    for key in (
+        "method",
+        "topology",
+        "oracle",
+        "mlu",
+        "mean_util",
+        "phi",
+        "mean_delay_ms",
+        "loss_rate",
+        "throughput",
+        "runtime_s",
+    ):
         assert key in rows[0]
     assert rows[1]["oracle"] is True and rows[1]["mlu"] == pytest.approx(0.5, rel=1e-5)
     assert rows[0]["mlu"] >= rows[1]["mlu"]
@@ -73,8 +100,18 @@ def test_baselines_json_topohub(capsys):
 
 
 def test_baselines_table_uniform_with_capacity(capsys):
-    code, out, _ = run(capsys, "baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e8", "--capacity", "1e9",
-                       "--methods", "sp,ecmp,lp_opt")
+    code, out, _ = run(
+        capsys,
+        "baselines",
+        "--topology",
+        "nsfnet14",
+        "--traffic",
+        "uniform:1e8",
+        "--capacity",
+        "1e9",
+        "--methods",
+        "sp,ecmp,lp_opt",
+    )
     assert code == 0
     assert "lp_opt (oracle)" in out and "ecmp" in out
 
@@ -90,20 +127,50 @@ def test_bad_inputs_give_one_line_and_exit_2(capsys, tmp_path):
     stranger = tmp_path / "stranger.csv"
     stranger.write_text("src,dst,rate_bps\n0,99,5\n")
     cases = [
-        (["topo", "show", "sndlib/abilen"], "topology 'sndlib/abilen': unknown topohub id (did you mean 'sndlib/abilene'"),
+        (
+            ["topo", "show", "sndlib/abilen"],
+            "topology 'sndlib/abilen': unknown topohub id (did you mean 'sndlib/abilene'",
+        ),
         (["topo", "show", "nosuch"], "topology 'nosuch': not a built-in, a file or a topohub id"),
         (["topo", "show", str(bad_gml)], f"{bad_gml}: not valid GML"),
         (["topo", "show", str(tmp_path / "missing.gml")], f"{tmp_path / 'missing.gml'}: no such file"),
         (["topo", "show", "abilene", "--data-dir", str(tmp_path / "nodir")], "--data-dir"),
-        (["traffic", "show", str(negative), "--topology", "nsfnet14"], f"{negative}:2: rate_bps -5.0 must be a finite number >= 0"),
-        (["traffic", "show", str(nan), "--topology", "nsfnet14"], f"{nan}:2: rate_bps nan must be a finite number >= 0"),
-        (["traffic", "show", str(stranger), "--topology", "nsfnet14"], f"{stranger}:2: dst '99' is not a node of topology 'nsfnet14'"),
-        (["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--methods", "ospf"], "baseline 'ospf': unknown"),
-        (["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--load", "0"], "--load 0.0: must be a positive number"),
-        (["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--load", "nan"], "--load nan: must be a positive number"),
-        (["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--capacity", "-1"], "--capacity -1.0: must be a positive number"),
-        (["baselines", "--topology", "nsfnet14", "--traffic", "topohub"], "topology 'nsfnet14': has no static demand matrix"),
-        (["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--train-fraction", "1.5"], "train fraction 1.5"),
+        (
+            ["traffic", "show", str(negative), "--topology", "nsfnet14"],
+            f"{negative}:2: rate_bps -5.0 must be a finite number >= 0",
+        ),
+        (
+            ["traffic", "show", str(nan), "--topology", "nsfnet14"],
+            f"{nan}:2: rate_bps nan must be a finite number >= 0",
+        ),
+        (
+            ["traffic", "show", str(stranger), "--topology", "nsfnet14"],
+            f"{stranger}:2: dst '99' is not a node of topology 'nsfnet14'",
+        ),
+        (
+            ["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--methods", "ospf"],
+            "baseline 'ospf': unknown",
+        ),
+        (
+            ["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--load", "0"],
+            "--load 0.0: must be a positive number",
+        ),
+        (
+            ["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--load", "nan"],
+            "--load nan: must be a positive number",
+        ),
+        (
+            ["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--capacity", "-1"],
+            "--capacity -1.0: must be a positive number",
+        ),
+        (
+            ["baselines", "--topology", "nsfnet14", "--traffic", "topohub"],
+            "topology 'nsfnet14': has no static demand matrix",
+        ),
+        (
+            ["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--train-fraction", "1.5"],
+            "train fraction 1.5",
+        ),
     ]
     for argv, message in cases:
         assert_user_error(capsys, argv, message)
@@ -120,7 +187,12 @@ def test_usage_errors_exit_2():
 def test_console_script_exit_code(tmp_path):
     """The installed entry point propagates the exit status and prints no traceback."""
     env = dict(os.environ)
-    result = subprocess.run([sys.executable, "-m", "rlte", "topo", "show", "sndlib/abilen"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "rlte", "topo", "show", "sndlib/abilen"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "rlte: error: topology 'sndlib/abilen': unknown topohub id (did you mean 'sndlib/abilene', 'sndlib/brain', 'sndlib/atlanta'?)"

@@ -393,7 +393,11 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ checkpoints
     def _identity(self) -> dict:
-        return {"config": plain_config(asdict(self.config)), "seed": self.seed, "agents": list(self.agent_names)}
+        return {
+            "config": plain_config(asdict(self.config)),
+            "seed": self.seed,
+            "agents": list(self.agent_names),
+        }
 
     def _checkpoint(self, env) -> dict:
         return {

@@ -116,12 +116,23 @@ class SB3Agent:
             "policy": model.policy.state_dict(),
             "optimizer": model.policy.optimizer.state_dict(),
             "torch_rng": torch.get_rng_state(),
-            "numpy_rng": [name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)],
+            "numpy_rng": [
+                name,
+                torch.from_numpy(keys.astype(np.int64)),
+                int(position),
+                int(has_gauss),
+                float(cached),
+            ],
             "python_rng": random.getstate(),
             "env_rng": env.np_random.bit_generator.state,
-            "env_state": {key: (torch.from_numpy(value) if isinstance(value, np.ndarray) else value)
-                          for key, value in env.core.get_state().items()},  # fmt: skip
-            "monitor": {"rewards": [float(r) for r in monitor.rewards], "total_steps": int(monitor.total_steps)},
+            "env_state": {
+                key: (torch.from_numpy(value) if isinstance(value, np.ndarray) else value)
+                for key, value in env.core.get_state().items()
+            },  # fmt: skip
+            "monitor": {
+                "rewards": [float(r) for r in monitor.rewards],
+                "total_steps": int(monitor.total_steps),
+            },
             "last_obs": torch.from_numpy(np.asarray(model._last_obs)),
             "last_episode_starts": torch.from_numpy(np.asarray(model._last_episode_starts)),
         }
@@ -203,7 +214,9 @@ class SB3Agent:
                         writer = csv.writer(handle)
                         if new:
                             writer.writerow(["timesteps", "episode_reward_mean"])
-                        writer.writerow([int(self.model.num_timesteps), float(np.mean([e["r"] for e in buffer]))])
+                        writer.writerow(
+                            [int(self.model.num_timesteps), float(np.mean([e["r"] for e in buffer]))]
+                        )
                 if on_progress is not None:
                     on_progress(int(self.model.num_timesteps))
 
@@ -212,7 +225,9 @@ class SB3Agent:
 
         remaining = max(0, int(timesteps) - already)
         if remaining:
-            self.model.learn(total_timesteps=remaining, callback=Checkpoints(), reset_num_timesteps=already == 0)
+            self.model.learn(
+                total_timesteps=remaining, callback=Checkpoints(), reset_num_timesteps=already == 0
+            )
         return remaining
 
     def act(self, observation: np.ndarray) -> np.ndarray:

@@ -60,7 +60,9 @@ class ShortestPath(Baseline):
 
     def __post_init__(self) -> None:
         if self.metric not in _SHORTEST_METRICS:
-            raise RlteError(f"shortest path metric {self.metric!r}: unknown (choose from {', '.join(_SHORTEST_METRICS)})")
+            raise RlteError(
+                f"shortest path metric {self.metric!r}: unknown (choose from {', '.join(_SHORTEST_METRICS)})"
+            )
         self.name = "sp" if self.metric == "hops" else f"sp_{self.metric}"
 
     def solve(self, topology: Topology, matrix: np.ndarray) -> NextHopRouting:
@@ -84,7 +86,9 @@ class Ecmp(Baseline):
 
     def __post_init__(self) -> None:
         if self.metric not in _SHORTEST_METRICS:
-            raise RlteError(f"ECMP metric {self.metric!r}: unknown (choose from {', '.join(_SHORTEST_METRICS)})")
+            raise RlteError(
+                f"ECMP metric {self.metric!r}: unknown (choose from {', '.join(_SHORTEST_METRICS)})"
+            )
         self.name = "ecmp" if self.metric == "hops" else f"ecmp_{self.metric}"
 
     def solve(self, topology: Topology, matrix: np.ndarray) -> NextHopRouting:
@@ -228,7 +232,9 @@ class LpPeak(Baseline):
 
     def route_series(self, topology: Topology, matrices: np.ndarray, history: np.ndarray | None = None):
         matrices = np.asarray(matrices, dtype=np.float64)
-        past = np.zeros((0, *matrices.shape[1:])) if history is None else np.asarray(history, dtype=np.float64)
+        past = (
+            np.zeros((0, *matrices.shape[1:])) if history is None else np.asarray(history, dtype=np.float64)
+        )
         if len(past) == 0:
             self.notes.append(f"{self.name}: no history, interval 0 routed with its own matrix")
             past = matrices[:1]
@@ -247,7 +253,9 @@ def make_baseline(name: str, *, cache: LpCache | None = None) -> Baseline:
     ``kpath_uniform`` (k=4; ``kpath_uniform_k8`` for another k), ``ucmp``, ``lp_opt``, ``lp_paths``,
     ``lp_last``, ``lp_peak`` (window 12; ``lp_peak_w6`` for another window)."""
     cache = cache or LpCache()
-    base, _, suffix = name.partition("_k") if name.startswith(("kpath_uniform", "ucmp", "lp_paths")) else (name, "", "")
+    base, _, suffix = (
+        name.partition("_k") if name.startswith(("kpath_uniform", "ucmp", "lp_paths")) else (name, "", "")
+    )
     if suffix:
         if not suffix.isdigit() or int(suffix) < 1:
             raise RlteError(f"baseline {name!r}: k must be a positive integer")

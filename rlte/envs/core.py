@@ -97,7 +97,9 @@ class TECore:
         self.static = len(self.matrices) == 1
         available = len(self.matrices) - (0 if self.static else window)
         if available < 1:
-            raise RlteError(f"scenario part {part!r} has {len(self.matrices)} intervals, fewer than window + 1 = {window + 1}")
+            raise RlteError(
+                f"scenario part {part!r} has {len(self.matrices)} intervals, fewer than window + 1 = {window + 1}"
+            )
         self.episode_length = episode_length if episode_length is not None else available
         if not self.static and self.episode_length > available:
             self.episode_length = available
@@ -124,7 +126,8 @@ class TECore:
             else:
                 pathset = k_shortest_paths(topology, self.k, metric=self.path_metric)
             link_map = np.array(
-                [self.base_topology.link_index[(int(u), int(v))] for u, v in zip(topology.src, topology.dst)], dtype=np.int64
+                [self.base_topology.link_index[(int(u), int(v))] for u, v in zip(topology.src, topology.dst)],
+                dtype=np.int64,
             )
             self._setups[failed_count] = (topology, pathset, FlowModel(topology), link_map)
         return self._setups[failed_count]
@@ -206,7 +209,11 @@ class TECore:
 
     def _remap_splits(self, splits: np.ndarray, pathset: PathSet) -> np.ndarray:
         """After a failure the path set is rebuilt; column j of the action means path j of the new set."""
-        out = splits[:, : pathset.mask.shape[1]] * pathset.mask if pathset.mask.shape[1] <= splits.shape[1] else None
+        out = (
+            splits[:, : pathset.mask.shape[1]] * pathset.mask
+            if pathset.mask.shape[1] <= splits.shape[1]
+            else None
+        )
         if out is None:
             out = np.zeros(pathset.mask.shape)
             out[:, : splits.shape[1]] = splits

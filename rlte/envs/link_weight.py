@@ -107,7 +107,12 @@ class LinkWeightParallelEnv(ParallelEnv):
         if not (0 < min_weight <= 1.0 <= max_weight):
             raise RlteError(f"weights [{min_weight}, {max_weight}]: need 0 < min_weight <= 1 <= max_weight")
         if preset is None and not scenario_options:
-            scenario_options = {"topology": "sndlib/abilene", "traffic": "topohub", "load": 0.6, "train_fraction": 0.0}
+            scenario_options = {
+                "topology": "sndlib/abilene",
+                "traffic": "topohub",
+                "load": 0.6,
+                "train_fraction": 0.0,
+            }
         self.scenario = build(config_from_options(preset, **scenario_options))
         self.topology = self.scenario.topology_for(part)
         self.matrices = self.scenario.matrices(part)
@@ -117,7 +122,9 @@ class LinkWeightParallelEnv(ParallelEnv):
         self.eligible = stretch_dag(self.topology, stretch)
         self.model = FlowModel(self.topology)
         names = self.topology.nodes
-        self.possible_agents = [f"link_{names[u]}_{names[v]}" for u, v in zip(self.topology.src, self.topology.dst)]
+        self.possible_agents = [
+            f"link_{names[u]}_{names[v]}" for u, v in zip(self.topology.src, self.topology.dst)
+        ]
         self.agents: list[str] = []
         num_actions = 2 if mode == "simultaneous" else 4
         size = 2 if mode == "simultaneous" else 3
@@ -191,7 +198,9 @@ class LinkWeightParallelEnv(ParallelEnv):
         return observations, rewards, terminations, truncations, infos
 
     def state(self) -> np.ndarray:
-        return np.concatenate([self.weights / self.max_weight, np.minimum(self.util, UTILISATION_CLIP)]).astype(np.float32)
+        return np.concatenate(
+            [self.weights / self.max_weight, np.minimum(self.util, UTILISATION_CLIP)]
+        ).astype(np.float32)
 
     def render(self) -> None:
         return None

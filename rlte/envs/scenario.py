@@ -63,13 +63,38 @@ PRESETS: dict[str, dict] = {
     "abilene-week-high": {"topology": "abilene", "traffic": "abilene", "load": 0.7},
     "abilene-week-ultra": {"topology": "abilene", "traffic": "abilene", "load": 0.875},
     "abilene-week-extreme": {"topology": "abilene", "traffic": "abilene", "load": 0.975},
-    "abilene-week-bursts": {"topology": "abilene", "traffic": "abilene", "load": 0.7, "bursts": (0.002, 5.0, 3)},
+    "abilene-week-bursts": {
+        "topology": "abilene",
+        "traffic": "abilene",
+        "load": 0.7,
+        "bursts": (0.002, 5.0, 3),
+    },
     "geant": {"topology": "sndlib/geant", "traffic": "geant", "train_fraction": 0.7, "load": 0.6},
     "nsfnet14": {"topology": "nsfnet14", "traffic": "diurnal:gravity:1e9", "load": 0.6},
-    "maroh-rhombus-40": {"topology": "maroh/rhombus", "traffic": "maroh/rhombus/flows40", "load": None, "train_fraction": 0.0},
-    "maroh-rhombus-60": {"topology": "maroh/rhombus", "traffic": "maroh/rhombus/flows60", "load": None, "train_fraction": 0.0},
-    "maroh-abilene-40": {"topology": "maroh/abilene", "traffic": "maroh/abilene/flows40", "load": None, "train_fraction": 0.0},
-    "maroh-abilene-60": {"topology": "maroh/abilene", "traffic": "maroh/abilene/flows60", "load": None, "train_fraction": 0.0},
+    "maroh-rhombus-40": {
+        "topology": "maroh/rhombus",
+        "traffic": "maroh/rhombus/flows40",
+        "load": None,
+        "train_fraction": 0.0,
+    },
+    "maroh-rhombus-60": {
+        "topology": "maroh/rhombus",
+        "traffic": "maroh/rhombus/flows60",
+        "load": None,
+        "train_fraction": 0.0,
+    },
+    "maroh-abilene-40": {
+        "topology": "maroh/abilene",
+        "traffic": "maroh/abilene/flows40",
+        "load": None,
+        "train_fraction": 0.0,
+    },
+    "maroh-abilene-60": {
+        "topology": "maroh/abilene",
+        "traffic": "maroh/abilene/flows60",
+        "load": None,
+        "train_fraction": 0.0,
+    },
 }
 
 #: Load bands of seed 000's tables and the level rlte uses for each (the middle of the band).
@@ -152,10 +177,19 @@ def _load_series(config: ScenarioConfig, topology: Topology) -> TrafficSeries:
     spec = config.traffic
     if spec.startswith("diurnal:"):
         base_spec = spec[len("diurnal:") :]
-        base = load_traffic(base_spec, topology, data_dir=config.data_dir, rng=np.random.default_rng(config.traffic_seed))
-        return diurnal(base, steps=7 * 288, interval_s=300.0, rng=np.random.default_rng(config.traffic_seed + 1),
-                       name=f"diurnal({base_spec})")
-    return load_traffic(spec, topology, data_dir=config.data_dir, rng=np.random.default_rng(config.traffic_seed))
+        base = load_traffic(
+            base_spec, topology, data_dir=config.data_dir, rng=np.random.default_rng(config.traffic_seed)
+        )
+        return diurnal(
+            base,
+            steps=7 * 288,
+            interval_s=300.0,
+            rng=np.random.default_rng(config.traffic_seed + 1),
+            name=f"diurnal({base_spec})",
+        )
+    return load_traffic(
+        spec, topology, data_dir=config.data_dir, rng=np.random.default_rng(config.traffic_seed)
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -180,16 +214,27 @@ def build(config: ScenarioConfig) -> Scenario:
     factor = 1.0
     if config.load is not None:
         reference = train if len(train) else test
-        factor = lp.scale_to_load(reference, topology, config.load, sample_every=max(1, len(reference) // 120)).factor
+        factor = lp.scale_to_load(
+            reference, topology, config.load, sample_every=max(1, len(reference) // 120)
+        ).factor
     train, test = train * factor, test * factor
     bursts: list = []
     if config.bursts is not None and len(test):
         rate, size, duration = config.bursts
-        test_series = TrafficSeries(nodes=topology.nodes, demands=test, timestamps=np.asarray(series.timestamps)[cut:],
-                                    interval_s=series.interval_s, name="test")
-        injected = inject_bursts(test_series, np.random.default_rng(config.traffic_seed + 2), rate, size, int(duration))
+        test_series = TrafficSeries(
+            nodes=topology.nodes,
+            demands=test,
+            timestamps=np.asarray(series.timestamps)[cut:],
+            interval_s=series.interval_s,
+            name="test",
+        )
+        injected = inject_bursts(
+            test_series, np.random.default_rng(config.traffic_seed + 2), rate, size, int(duration)
+        )
         test, bursts = np.asarray(injected.series.demands), list(injected.bursts)
-    test_topology = topology.without_links(config.test_topology_change) if config.test_topology_change else topology
+    test_topology = (
+        topology.without_links(config.test_topology_change) if config.test_topology_change else topology
+    )
     for step, _ in config.failures:
         if step < 0:
             raise RlteError(f"failure step {step}: must be >= 0")

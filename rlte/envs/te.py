@@ -102,7 +102,10 @@ class TrafficEngineeringEnv(gym.Env):
         """The split ratios [D, K] an action stands for."""
         core = self.core
         if self.action_type == "splits":
-            logits = np.asarray(action, dtype=np.float64).reshape(core.num_demands, core.k_slots) * self.logit_scale
+            logits = (
+                np.asarray(action, dtype=np.float64).reshape(core.num_demands, core.k_slots)
+                * self.logit_scale
+            )
             return masked_softmax(logits, core.mask)
         choice = np.asarray(action, dtype=np.int64) % self._num_paths
         splits = np.zeros(core.mask.shape)

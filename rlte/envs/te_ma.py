@@ -82,7 +82,11 @@ class NodeRoutingParallelEnv(ParallelEnv):
         )  # fmt: skip
         core = self.core
         topology = core.base_topology
-        self.reward_sharing, self.neighbours, self.logit_scale = reward_sharing, neighbours, float(logit_scale)
+        self.reward_sharing, self.neighbours, self.logit_scale = (
+            reward_sharing,
+            neighbours,
+            float(logit_scale),
+        )
         self.render_mode = render_mode
         self.possible_agents = [f"node_{name}" for name in topology.nodes]
         self.agents: list[str] = []
@@ -94,10 +98,12 @@ class NodeRoutingParallelEnv(ParallelEnv):
         self.own_demands = [np.arange(u * (n - 1), (u + 1) * (n - 1)) for u in range(n)]
         per_agent = window * self.max_degree + window * (n - 1) + (self.max_degree if neighbours else 0)
         self._observation_spaces = {
-            agent: spaces.Box(0.0, UTILISATION_CLIP, (per_agent,), np.float32) for agent in self.possible_agents
+            agent: spaces.Box(0.0, UTILISATION_CLIP, (per_agent,), np.float32)
+            for agent in self.possible_agents
         }
         self._action_spaces = {
-            agent: spaces.Box(-1.0, 1.0, ((n - 1) * core.k_slots,), np.float32) for agent in self.possible_agents
+            agent: spaces.Box(-1.0, 1.0, ((n - 1) * core.k_slots,), np.float32)
+            for agent in self.possible_agents
         }
         self.state_space = spaces.Box(0.0, UTILISATION_CLIP, (core.observation_size(),), np.float32)
         self._rng = np.random.default_rng()
@@ -128,13 +134,17 @@ class NodeRoutingParallelEnv(ParallelEnv):
         for u, agent in enumerate(self.possible_agents):
             if agent not in actions:
                 raise RlteError(f"actions: missing the action of agent {agent!r}")
-            logits[self.own_demands[u]] = np.asarray(actions[agent], dtype=np.float64).reshape(n - 1, core.k_slots)
+            logits[self.own_demands[u]] = np.asarray(actions[agent], dtype=np.float64).reshape(
+                n - 1, core.k_slots
+            )
         result = core.apply(masked_softmax(logits * self.logit_scale, core.mask))
         if self.reward_sharing == "shared":
             rewards = {agent: result.reward for agent in self.agents}
         else:
             latest = core.util_history[-1]
-            rewards = {agent: -float(latest[self.out_links[u]].max()) for u, agent in enumerate(self.possible_agents)}
+            rewards = {
+                agent: -float(latest[self.out_links[u]].max()) for u, agent in enumerate(self.possible_agents)
+            }
         truncated = core.truncated()
         observations = self._observations()
         terminations = {agent: False for agent in self.agents}

@@ -27,8 +27,26 @@ from rlte.metrics import FLOW_METRICS
 #: it), to test that executors retry failed tasks.
 FAIL_ONCE_ENV = "RLTE_TEST_FAIL_ONCE"
 
-TE_ENV_KEYS = ("k", "path_metric", "window", "observe", "reward", "episode_length", "action_type", "logit_scale")
-TE_MA_ENV_KEYS = ("k", "path_metric", "window", "reward", "reward_sharing", "neighbours", "episode_length", "logit_scale")
+TE_ENV_KEYS = (
+    "k",
+    "path_metric",
+    "window",
+    "observe",
+    "reward",
+    "episode_length",
+    "action_type",
+    "logit_scale",
+)
+TE_MA_ENV_KEYS = (
+    "k",
+    "path_metric",
+    "window",
+    "reward",
+    "reward_sharing",
+    "neighbours",
+    "episode_length",
+    "logit_scale",
+)
 
 
 def _freeze(value):
@@ -86,7 +104,9 @@ def _evaluate_baseline(name: str, scenario, part: str, window: int) -> tuple[dic
     return {metric: np.asarray(values) for metric, values in series.items()}, elapsed
 
 
-def _train_and_evaluate(name: str, params: dict, spec: dict, cell: dict, options: dict, part: str, cell_dir: Path) -> tuple[dict, float, float]:
+def _train_and_evaluate(
+    name: str, params: dict, spec: dict, cell: dict, options: dict, part: str, cell_dir: Path
+) -> tuple[dict, float, float]:
     """Train a learned method (resuming from its checkpoint) and run it over the evaluated part.
 
     Single-agent methods act on ``rlte/TE-v0``, multi-agent ones on ``rlte/TE-MA-v0``; both see
@@ -161,7 +181,9 @@ def run_cell(spec: dict, cell: dict, cell_dir: str, data_dir: str | None = None)
             marker.write_text("failed once\n")
             raise RuntimeError(f"injected failure of cell {cell['cell_id']} ({FAIL_ONCE_ENV})")
     started = time.perf_counter()
-    log_lines = [f"{time.strftime('%Y-%m-%d %H:%M:%S')} cell {cell['cell_id']}: {json.dumps({k: cell[k] for k in ('method', 'params', 'topology', 'traffic', 'load', 'scenario', 'seed')}, default=str)}"]
+    log_lines = [
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')} cell {cell['cell_id']}: {json.dumps({k: cell[k] for k in ('method', 'params', 'topology', 'traffic', 'load', 'scenario', 'seed')}, default=str)}"
+    ]
     with threadpool_limits(limits=1):  # one thread per cell: the same numbers on any executor
         options = scenario_options(spec, cell, data_dir)
         scenario = build(config_from_options(**options))
@@ -170,11 +192,15 @@ def run_cell(spec: dict, cell: dict, cell_dir: str, data_dir: str | None = None)
         part = spec["evaluation"]["part"]
         window = int((spec.get("env") or {}).get("window", 4))
         if len(scenario.matrices(part)) <= window:
-            raise RlteError(f"cell {cell['cell_id']}: the {part} part has {len(scenario.matrices(part))} intervals, not more than window={window}")
+            raise RlteError(
+                f"cell {cell['cell_id']}: the {part} part has {len(scenario.matrices(part))} intervals, not more than window={window}"
+            )
         learned = is_learned(cell["method"])
         train_s = None
         if learned:
-            series, decide_s, train_s = _train_and_evaluate(cell["method"], cell["params"], spec, cell, options, part, folder)
+            series, decide_s, train_s = _train_and_evaluate(
+                cell["method"], cell["params"], spec, cell, options, part, folder
+            )
         else:
             series, decide_s = _evaluate_baseline(cell["method"], scenario, part, window)
     from rlte.baselines import make_baseline
@@ -187,8 +213,17 @@ def run_cell(spec: dict, cell: dict, cell_dir: str, data_dir: str | None = None)
     rows = []
     for metric in FLOW_METRICS:
         rows.append({**base, "metric": metric, "value": float(np.mean(series[metric])), "runtime_s": runtime})
-        rows.append({**base, "metric": f"{metric}_p95", "value": float(np.percentile(series[metric], 95)), "runtime_s": runtime})
-    rows.append({**base, "metric": "decision_ms", "value": 1e3 * decide_s / max(intervals, 1), "runtime_s": runtime})
+        rows.append(
+            {
+                **base,
+                "metric": f"{metric}_p95",
+                "value": float(np.percentile(series[metric], 95)),
+                "runtime_s": runtime,
+            }
+        )
+    rows.append(
+        {**base, "metric": "decision_ms", "value": 1e3 * decide_s / max(intervals, 1), "runtime_s": runtime}
+    )
     if train_s is not None:
         rows.append({**base, "metric": "train_s", "value": train_s, "runtime_s": runtime})
     result = {"cell": {**base}, "rows": rows, "oracle": oracle, "learned": learned, "intervals": intervals}

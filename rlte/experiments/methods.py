@@ -62,7 +62,9 @@ def check_method(name: str, params: dict, where: str) -> None:
             from rlte.agents.trpo import check_params
 
             if "atra" in params:
-                raise RlteError(f"{where} ({name}): 'atra' is set by the method's name (ma_trpo or ma_trpo_fixed)")
+                raise RlteError(
+                    f"{where} ({name}): 'atra' is set by the method's name (ma_trpo or ma_trpo_fixed)"
+                )
         check_params(params, f"{where} ({name})")
         return
     try:
@@ -73,4 +75,6 @@ def check_method(name: str, params: dict, where: str) -> None:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise RlteError(f"{where}: unknown method {name!r}{hint}") from None
     if params:
-        raise RlteError(f"{where}: baseline {name!r} takes no params (put k or a window in its name: kpath_uniform_k8)")
+        raise RlteError(
+            f"{where}: baseline {name!r} takes no params (put k or a window in its name: kpath_uniform_k8)"
+        )

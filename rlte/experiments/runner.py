@@ -61,7 +61,9 @@ def prepare_run_dir(spec: Spec, runs_dir: str | os.PathLike, run_id: str | None,
     resolved = yaml.safe_dump(spec.resolved(), sort_keys=False)
     if resume is not None:
         if resume == "latest":
-            candidates = sorted(p for p in base.glob("*") if (p / "spec.yaml").exists()) if base.exists() else []
+            candidates = (
+                sorted(p for p in base.glob("*") if (p / "spec.yaml").exists()) if base.exists() else []
+            )
             if not candidates:
                 raise RlteError(f"--resume latest: no run of {spec.name!r} under {base}")
             run_dir = candidates[-1]
@@ -71,7 +73,9 @@ def prepare_run_dir(spec: Spec, runs_dir: str | os.PathLike, run_id: str | None,
                 raise RlteError(f"--resume {resume!r}: no run at {run_dir}")
         previous = (run_dir / "spec.yaml").read_text()
         if yaml.safe_load(previous) != yaml.safe_load(resolved):
-            raise RlteError(f"--resume: {run_dir} was started with a different spec (start a new run instead)")
+            raise RlteError(
+                f"--resume: {run_dir} was started with a different spec (start a new run instead)"
+            )
         return run_dir
     run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
     run_dir = base / run_id
@@ -94,7 +98,11 @@ def write_results(spec: Spec, run_dir: Path) -> int:
         if not path.exists():
             continue
         for row in json.loads(path.read_text())["rows"]:
-            row = {**row, "load": "" if row["load"] is None else repr(float(row["load"])), "value": repr(float(row["value"]))}
+            row = {
+                **row,
+                "load": "" if row["load"] is None else repr(float(row["load"])),
+                "value": repr(float(row["value"])),
+            }
             writer.writerow({key: row[key] for key in RESULT_COLUMNS})
             count += 1
     atomic_write_text(run_dir / "results.csv", out.getvalue())
@@ -184,7 +192,9 @@ def run_spec(
             if executor == "local":
                 _run_local(pending, resolved, run_dir, data_dir, workers, retries, counts, update, finished)
             else:
-                _run_ray(pending, resolved, run_dir, data_dir, workers, address, retries, counts, update, finished)
+                _run_ray(
+                    pending, resolved, run_dir, data_dir, workers, address, retries, counts, update, finished
+                )
     finally:
         write_results(spec, run_dir)
         if bar is not None:
@@ -202,7 +212,9 @@ def _run_local(pending, resolved, run_dir, data_dir, workers, retries, counts, u
 
         def submit(cell: Cell) -> None:
             attempts[cell.cell_id] += 1
-            future = pool.submit(run_cell, resolved, cell_payload(cell), str(run_dir / "cells" / cell.cell_id), data_dir)
+            future = pool.submit(
+                run_cell, resolved, cell_payload(cell), str(run_dir / "cells" / cell.cell_id), data_dir
+            )
             futures[future] = cell
 
         for cell in pending:
@@ -214,13 +226,19 @@ def _run_local(pending, resolved, run_dir, data_dir, workers, retries, counts, u
             for future in done:
                 cell = futures.pop(future)
                 error = future.exception()
-                if error is not None and not isinstance(error, RlteError) and attempts[cell.cell_id] <= retries:
+                if (
+                    error is not None
+                    and not isinstance(error, RlteError)
+                    and attempts[cell.cell_id] <= retries
+                ):
                     submit(cell)  # try again; a user error would fail the same way
                     continue
                 finished(cell, error)
 
 
-def _run_ray(pending, resolved, run_dir, data_dir, workers, address, retries, counts, update, finished) -> None:
+def _run_ray(
+    pending, resolved, run_dir, data_dir, workers, address, retries, counts, update, finished
+) -> None:
     try:
         import ray
     except ImportError:
@@ -236,7 +254,14 @@ def _run_ray(pending, resolved, run_dir, data_dir, workers, address, retries, co
         task = ray.remote(max_retries=retries, retry_exceptions=True, num_cpus=1)(run_cell)
         refs = {}
         for cell in pending:
-            refs[task.remote(resolved, cell_payload(cell), str(Path(run_dir).resolve() / "cells" / cell.cell_id), data_dir)] = cell
+            refs[
+                task.remote(
+                    resolved,
+                    cell_payload(cell),
+                    str(Path(run_dir).resolve() / "cells" / cell.cell_id),
+                    data_dir,
+                )
+            ] = cell
             counts["running"] += 1
         update()
         while refs:

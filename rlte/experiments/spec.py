@@ -79,7 +79,8 @@ class Cell:
     def key(self) -> str:
         """A stable, readable identity (also the sort order of results)."""
         return json.dumps(
-            [self.method.display, self.topology, self.traffic, self.load, self.scenario, self.seed], separators=(",", ":")
+            [self.method.display, self.topology, self.traffic, self.load, self.scenario, self.seed],
+            separators=(",", ":"),
         )
 
     @property
@@ -88,7 +89,9 @@ class Cell:
         digest = hashlib.blake2b(
             json.dumps([self.key, sorted(self.method.params)], default=str).encode(), digest_size=5
         ).hexdigest()
-        safe = f"{self.method.display}-{self.topology}-{self.load}-{self.scenario}-s{self.seed}".replace("/", "_")
+        safe = f"{self.method.display}-{self.topology}-{self.load}-{self.scenario}-s{self.seed}".replace(
+            "/", "_"
+        )
         return f"{safe}-{digest}"
 
 
@@ -126,7 +129,9 @@ class Spec:
         return {
             "name": self.name,
             "description": self.description,
-            "methods": [{"name": m.name, "label": m.display, "params": m.params_dict()} for m in self.methods],
+            "methods": [
+                {"name": m.name, "label": m.display, "params": m.params_dict()} for m in self.methods
+            ],
             "topologies": self.topologies,
             "traffic": self.traffic,
             "loads": self.loads,
@@ -156,7 +161,9 @@ def _list(where: str, value, kind) -> list:
         raise RlteError(f"{where}: empty")
     for item in values:
         if kind is not None and not isinstance(item, kind):
-            raise RlteError(f"{where}: {item!r} is not a {kind.__name__ if isinstance(kind, type) else 'valid value'}")
+            raise RlteError(
+                f"{where}: {item!r} is not a {kind.__name__ if isinstance(kind, type) else 'valid value'}"
+            )
     return values
 
 
@@ -215,10 +222,20 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
     traffic = _list(f"{source}: traffic", raw.get("traffic"), str)
     loads = _list(f"{source}: loads", raw.get("loads", [None]), None)
     for load in loads:
-        if load is not None and (isinstance(load, bool) or not isinstance(load, (int, float)) or not (load > 0) or not math.isfinite(load)):
+        if load is not None and (
+            isinstance(load, bool)
+            or not isinstance(load, (int, float))
+            or not (load > 0)
+            or not math.isfinite(load)
+        ):
             raise RlteError(f"{source}: loads: {load!r} must be a number > 0 (or null for unscaled traffic)")
     seeds = _list(f"{source}: seeds", raw.get("seeds", [0]), int)
-    scenario_fields = set(ScenarioConfig.__dataclass_fields__) - {"topology", "traffic", "load", "traffic_seed"}
+    scenario_fields = set(ScenarioConfig.__dataclass_fields__) - {
+        "topology",
+        "traffic",
+        "load",
+        "traffic_seed",
+    }
     common = raw.get("scenario") or {}
     if not isinstance(common, dict):
         raise RlteError(f"{source}: scenario must be a mapping of scenario options")
@@ -249,7 +266,11 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
             raise RlteError(f"{source}: paper must be a mapping with 'source' and 'values'")
         _unknown(f"{source}: paper", paper, {"source", "values", "notes"})
         for j, value in enumerate(paper.get("values") or []):
-            _unknown(f"{source}: paper.values[{j}]", value, {"method", "load", "scenario", "metric", "value", "band"})
+            _unknown(
+                f"{source}: paper.values[{j}]",
+                value,
+                {"method", "load", "scenario", "metric", "value", "band"},
+            )
     spec = Spec(
         name=name, description=str(raw.get("description", "")), methods=methods, topologies=topologies,
         traffic=traffic, loads=loads, scenarios=scenarios, seeds=seeds, scenario=common, training=training,
@@ -277,7 +298,9 @@ def check_data(spec: Spec, data_dir: str | None) -> None:
         else:
             known_topohub = known_topohub or set(topohub_ids())
             if topology not in known_topohub:
-                close = difflib.get_close_matches(topology, sorted(known_topohub | set(BUILTINS) | set(DATA_TOPOLOGIES)), n=1)
+                close = difflib.get_close_matches(
+                    topology, sorted(known_topohub | set(BUILTINS) | set(DATA_TOPOLOGIES)), n=1
+                )
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise RlteError(f"{spec.source}: unknown topology {topology!r}{hint}")
     for traffic in spec.traffic:

@@ -178,9 +178,7 @@ class Topology:
             raise RlteError(f"topology {self.name!r}: no node with index {node}")
         key = str(node)
         if key not in self.node_index:
-            raise RlteError(
-                f"topology {self.name!r}: unknown node {key!r}{_suggest(key, self.nodes)}"
-            )
+            raise RlteError(f"topology {self.name!r}: unknown node {key!r}{_suggest(key, self.nodes)}")
         return self.node_index[key]
 
     def link_names(self) -> list[tuple[str, str]]:
@@ -262,11 +260,11 @@ class Topology:
                     ids.append(self.link_index[pair])
                     found = True
                 elif not both_directions:
-                    raise RlteError(
-                        f"topology {self.name!r}: no link {self.nodes[a]} -> {self.nodes[b]}"
-                    )
+                    raise RlteError(f"topology {self.name!r}: no link {self.nodes[a]} -> {self.nodes[b]}")
             if not found:
-                raise RlteError(f"topology {self.name!r}: no link between {self.nodes[a]} and {self.nodes[b]}")
+                raise RlteError(
+                    f"topology {self.name!r}: no link between {self.nodes[a]} and {self.nodes[b]}"
+                )
         return ids
 
     def without_links(
@@ -329,7 +327,7 @@ class Topology:
         caps, delays, weights = list(self.capacity), list(self.delay), list(self.weight)
         for u, v in links:
             a, b = self.index_of(u), self.index_of(v)
-            for x, y in ([(a, b), (b, a)] if both_directions else [(a, b)]):
+            for x, y in [(a, b), (b, a)] if both_directions else [(a, b)]:
                 src.append(x)
                 dst.append(y)
                 caps.append(cap)
@@ -412,8 +410,15 @@ def _from_undirected(
             weight.append(w)
     try:
         return Topology(
-            name=name, nodes=nodes, src=src, dst=dst, capacity=cap, delay=delay, weight=weight,
-            coords=coords, demands=demands,
+            name=name,
+            nodes=nodes,
+            src=src,
+            dst=dst,
+            capacity=cap,
+            delay=delay,
+            weight=weight,
+            coords=coords,
+            demands=demands,
         )
     except RlteError as err:
         message = str(err).replace(f"topology {name!r}", source, 1)
@@ -559,7 +564,9 @@ def _graph_to_topology(graph, path: Path, *, capacity_key: str | None = None) ->
                 try:
                     out["capacity"] = float(attrs[k])
                 except (TypeError, ValueError):
-                    raise RlteError(f"{path}: link {names[a]} -> {names[b]} has {k} {attrs[k]!r}, not a number") from None
+                    raise RlteError(
+                        f"{path}: link {names[a]} -> {names[b]} has {k} {attrs[k]!r}, not a number"
+                    ) from None
                 break
         for k in ("weight", "igp_weight", "ospf", "cost"):
             if k in attrs:
@@ -665,9 +672,7 @@ def from_abilene_table(path: str | os.PathLike) -> Topology:
     return _from_undirected("abilene", names, edges, coords=coords, directed=True, source=str(path))
 
 
-def from_edge_csv(
-    path: str | os.PathLike, *, directed: bool = False, name: str | None = None
-) -> Topology:
+def from_edge_csv(path: str | os.PathLike, *, directed: bool = False, name: str | None = None) -> Topology:
     """An edge list CSV with header ``u,v`` and optional ``capacity`` (bit/s), ``weight``,
     ``delay`` (s). Undirected unless ``directed``; node names are the strings in ``u`` and ``v``,
     ordered numerically when they are all integers."""

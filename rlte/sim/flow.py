@@ -175,7 +175,9 @@ class NextHopEvaluator:
         self.scatter = sp.csr_matrix((np.ones(e), (np.arange(e), self.src * n + self.dst)), shape=(e, n * n))
         self.into = sp.csr_matrix((np.ones(e), (self.dst, np.arange(e))), shape=(n, e))
 
-    def node_traffic(self, splits: np.ndarray, traffic: np.ndarray, forwarded: np.ndarray | None = None) -> np.ndarray:
+    def node_traffic(
+        self, splits: np.ndarray, traffic: np.ndarray, forwarded: np.ndarray | None = None
+    ) -> np.ndarray:
         """x[..., t, u]: bit/s that node u forwards toward destination t (its own demand plus transit).
 
         Shapes: splits [..., N, E], traffic [..., N, N], forwarded [..., E] or None -> [..., N, N].
@@ -194,9 +196,13 @@ class NextHopEvaluator:
         try:
             return np.linalg.solve(system, demand[..., None])[..., 0]
         except np.linalg.LinAlgError:
-            raise RlteError("next-hop routing traps traffic in a forwarding loop that never reaches its destination") from None
+            raise RlteError(
+                "next-hop routing traps traffic in a forwarding loop that never reaches its destination"
+            ) from None
 
-    def per_destination_link_flow(self, splits: np.ndarray, traffic: np.ndarray, forwarded: np.ndarray | None = None) -> np.ndarray:
+    def per_destination_link_flow(
+        self, splits: np.ndarray, traffic: np.ndarray, forwarded: np.ndarray | None = None
+    ) -> np.ndarray:
         """Flow toward each destination arriving on each link, bit/s. -> [..., N, E]."""
         x = self.node_traffic(splits, traffic, forwarded)
         return splits * x[..., self.src]
@@ -240,14 +246,16 @@ def weights_to_splits(
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape[-1] != topology.num_links:
-        raise RlteError(f"link weights of shape {weights.shape}: topology {topology.name!r} has {topology.num_links} links")
+        raise RlteError(
+            f"link weights of shape {weights.shape}: topology {topology.name!r} has {topology.num_links} links"
+        )
     if not np.isfinite(weights).all() or (weights <= 0).any():
         raise RlteError("link weights: must be finite and > 0")
     if rule == "ecmp":
         if weights.ndim > 1:
-            return np.stack([weights_to_splits(topology, w, "ecmp") for w in weights.reshape(-1, weights.shape[-1])]).reshape(
-                *weights.shape[:-1], topology.num_nodes, topology.num_links
-            )
+            return np.stack(
+                [weights_to_splits(topology, w, "ecmp") for w in weights.reshape(-1, weights.shape[-1])]
+            ).reshape(*weights.shape[:-1], topology.num_nodes, topology.num_links)
         dag = ecmp_dag(topology.with_weights(weights), metric="weight")
         return even_splits(topology, dag.on_dag)
     if rule == "weighted":
@@ -336,7 +344,9 @@ class FlowModel:
         evaluator, splits = self._evaluator(routing)
         traffic = _check_traffic(self.topology, traffic) if check else traffic
         load = evaluator.link_loads(splits, traffic)
-        return self.stats_from_loads(load, traffic, lambda forwarded: evaluator.delivered(splits, traffic, forwarded))
+        return self.stats_from_loads(
+            load, traffic, lambda forwarded: evaluator.delivered(splits, traffic, forwarded)
+        )
 
     def stats_from_loads(self, load: np.ndarray, traffic: np.ndarray, deliver) -> FlowStats:
         """Metrics from offered link loads; ``deliver(forwarded) -> delivered bit/s``."""
@@ -348,7 +358,11 @@ class FlowModel:
         # the loss model's propagation is only needed where some link is overloaded
         delivered = np.where(overloaded, deliver(forwarded), offered) if overloaded.any() else offered
         delays = metrics.link_delay_s(
-            utilisation, topology.capacity, topology.delay, packet_bytes=self.packet_bytes, buffer_s=self.buffer_s
+            utilisation,
+            topology.capacity,
+            topology.delay,
+            packet_bytes=self.packet_bytes,
+            buffer_s=self.buffer_s,
         )
         return FlowStats(
             link_load=load,
@@ -364,7 +378,9 @@ class FlowModel:
         )
 
 
-def reference_link_loads(pathset: PathSet, splits: np.ndarray, traffic: np.ndarray, num_links: int) -> np.ndarray:
+def reference_link_loads(
+    pathset: PathSet, splits: np.ndarray, traffic: np.ndarray, num_links: int
+) -> np.ndarray:
     """Link loads of one path routing by a plain Python loop over demands, paths and links.
 
     The slow, obviously correct reference that tests compare the batched evaluators against and

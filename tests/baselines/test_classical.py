@@ -91,8 +91,12 @@ def test_predictive_lps_use_only_the_past():
     for t, source in enumerate(expected_inputs):
         np.testing.assert_array_equal(last.splits[t], cache.solve(topology, source).next_hop_splits)
     peak = LpPeak(window=2, cache=cache).route_series(topology, matrices, history)
-    np.testing.assert_array_equal(peak.splits[0], cache.solve(topology, np.maximum(history[-2], history[-1])).next_hop_splits)
-    np.testing.assert_array_equal(peak.splits[3], cache.solve(topology, np.maximum(matrices[1], matrices[2])).next_hop_splits)
+    np.testing.assert_array_equal(
+        peak.splits[0], cache.solve(topology, np.maximum(history[-2], history[-1])).next_hop_splits
+    )
+    np.testing.assert_array_equal(
+        peak.splits[3], cache.solve(topology, np.maximum(matrices[1], matrices[2])).next_hop_splits
+    )
     # without history the first interval falls back to its own matrix, and says so
     fallback = LpPeak(window=1)
     routing = fallback.route_series(topology, matrices)

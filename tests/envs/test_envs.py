@@ -28,11 +28,22 @@ SMALL = {"topology": "nsfnet14", "traffic": "diurnal:gravity:1e9"}
 @pytest.mark.parametrize(
     ("action_type", "observe", "reward"),
     list(itertools.product(["splits", "path"], ["utilisation", "traffic", "both"], ["-mlu", "composite"]))
-    + [("splits", "utilisation", "-mlu/optimal"), ("splits", "utilisation", "-phi"), ("path", "both", "-delay")],
+    + [
+        ("splits", "utilisation", "-mlu/optimal"),
+        ("splits", "utilisation", "-phi"),
+        ("path", "both", "-delay"),
+    ],
 )
 def test_te_v0_passes_the_gymnasium_checker(action_type, observe, reward):
-    env = gym.make("rlte/TE-v0", action_type=action_type, observe=observe, reward=reward, episode_length=8,
-                   with_optimal=reward == "-mlu/optimal", **SMALL)
+    env = gym.make(
+        "rlte/TE-v0",
+        action_type=action_type,
+        observe=observe,
+        reward=reward,
+        episode_length=8,
+        with_optimal=reward == "-mlu/optimal",
+        **SMALL,
+    )
     check_env(env.unwrapped, skip_render_check=True)
 
 
@@ -44,10 +55,19 @@ def test_te_v0_bare_id_works():
     assert not terminated and not truncated and reward < 0 and info["optimal_mlu"] > 0
 
 
-@pytest.mark.parametrize(("neighbours", "sharing", "test_part"), [(False, "shared", False), (True, "local", True)])
+@pytest.mark.parametrize(
+    ("neighbours", "sharing", "test_part"), [(False, "shared", False), (True, "local", True)]
+)
 def test_te_ma_v0_passes_the_pettingzoo_test(neighbours, sharing, test_part):
-    env = make_parallel("rlte/TE-MA-v0", neighbours=neighbours, reward_sharing=sharing, episode_length=12,
-                        part="test" if test_part else "train", with_optimal=False, **SMALL)
+    env = make_parallel(
+        "rlte/TE-MA-v0",
+        neighbours=neighbours,
+        reward_sharing=sharing,
+        episode_length=12,
+        part="test" if test_part else "train",
+        with_optimal=False,
+        **SMALL,
+    )
     parallel_api_test(env, num_cycles=30)
     assert env.state().shape == env.state_space.shape
     assert env.observation_space("node_0") is env.observation_space("node_0")
@@ -117,18 +137,24 @@ def test_reward_and_info_match_the_flow_model():
         assert info[name] == pytest.approx(float(getattr(stats, name)), rel=1e-12)
     from rlte.baselines.lp import optimal_mlu
 
-    assert info["optimal_mlu"] == pytest.approx(float(optimal_mlu(topology, scenario.matrices("train")[interval])[0]))
+    assert info["optimal_mlu"] == pytest.approx(
+        float(optimal_mlu(topology, scenario.matrices("train")[interval])[0])
+    )
     assert info["optimal_mlu"] <= info["mlu"] + 1e-9
 
 
 def test_the_agent_never_sees_the_matrix_it_routes():
-    env = gym.make("rlte/TE-v0", observe="traffic", window=2, episode_length=5, with_optimal=False, **SMALL).unwrapped
+    env = gym.make(
+        "rlte/TE-v0", observe="traffic", window=2, episode_length=5, with_optimal=False, **SMALL
+    ).unwrapped
     obs, _ = env.reset(seed=0)
     core = env.core
     matrices = env.scenario.matrices("train")
     demands = lambda t: matrices[t][core.pairs[:, 0], core.pairs[:, 1]] / core.traffic_scale  # noqa: E731
     t = core.t
-    np.testing.assert_allclose(obs.reshape(2, -1), np.minimum([demands(t - 2), demands(t - 1)], 4.0), rtol=1e-6)
+    np.testing.assert_allclose(
+        obs.reshape(2, -1), np.minimum([demands(t - 2), demands(t - 1)], 4.0), rtol=1e-6
+    )
     obs, *_ = env.step(env.action_space.sample())
     np.testing.assert_allclose(obs.reshape(2, -1), np.minimum([demands(t - 1), demands(t)], 4.0), rtol=1e-6)
 
@@ -138,7 +164,9 @@ def test_load_level_and_test_part():
     from rlte.baselines.lp import optimal_mlu
 
     train = scenario.matrices("train")
-    assert optimal_mlu(scenario.topology, train[:: max(1, len(train) // 120)]).mean() == pytest.approx(0.5, rel=1e-6)
+    assert optimal_mlu(scenario.topology, train[:: max(1, len(train) // 120)]).mean() == pytest.approx(
+        0.5, rel=1e-6
+    )
     assert len(scenario.train) + len(scenario.test) == 7 * 288
     env = gym.make("rlte/TE-v0", part="test", episode_length=None, with_optimal=False, **SMALL).unwrapped
     env.reset(seed=0)
@@ -146,7 +174,9 @@ def test_load_level_and_test_part():
 
 
 def test_link_failure_moves_traffic_off_the_link():
-    env = gym.make("rlte/TE-v0", failures=((2, (("0", "1"),)),), episode_length=5, with_optimal=False, **SMALL).unwrapped
+    env = gym.make(
+        "rlte/TE-v0", failures=((2, (("0", "1"),)),), episode_length=5, with_optimal=False, **SMALL
+    ).unwrapped
     env.reset(seed=0)
     topology = env.core.base_topology
     link = topology.link_index[(0, 1)]
@@ -162,7 +192,11 @@ def test_bursts_are_injected_into_the_test_part_only():
     plain = build(config_from_options(**SMALL))
     bursty = build(config_from_options(bursts=(0.01, 4.0, 2), **SMALL))
     np.testing.assert_array_equal(plain.train, bursty.train)
-    assert len(bursty.bursts) > 0 and (bursty.test >= plain.test - 1e-6).all() and (bursty.test > plain.test * 1.5).any()
+    assert (
+        len(bursty.bursts) > 0
+        and (bursty.test >= plain.test - 1e-6).all()
+        and (bursty.test > plain.test * 1.5).any()
+    )
 
 
 def test_stretch_dag_is_acyclic_and_contains_the_shortest_paths():
@@ -174,12 +208,16 @@ def test_stretch_dag_is_acyclic_and_contains_the_shortest_paths():
     for t in range(topology.num_nodes):
         import networkx as nx
 
-        graph = nx.DiGraph([(int(topology.src[e]), int(topology.dst[e])) for e in np.flatnonzero(eligible[t])])
+        graph = nx.DiGraph(
+            [(int(topology.src[e]), int(topology.dst[e])) for e in np.flatnonzero(eligible[t])]
+        )
         assert nx.is_directed_acyclic_graph(graph)
 
 
 def test_maroh_preset_with_real_flows(data_dir):
-    env = make_parallel("rlte/LinkWeight-MA-v0", preset="maroh-rhombus-40", data_dir=str(data_dir), horizons=5)
+    env = make_parallel(
+        "rlte/LinkWeight-MA-v0", preset="maroh-rhombus-40", data_dir=str(data_dir), horizons=5
+    )
     env.reset(seed=0)
     assert len(env.possible_agents) == 8
     assert 0.0 < env.phi
@@ -195,14 +233,27 @@ def test_abilene_week_preset(data_dir):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: gym.make("rlte/TE-v0", preset="abilene-weak"), r"scenario preset 'abilene-weak': unknown \(did you mean 'abilene-week'"),
+        (
+            lambda: gym.make("rlte/TE-v0", preset="abilene-weak"),
+            r"scenario preset 'abilene-weak': unknown \(did you mean 'abilene-week'",
+        ),
         (lambda: gym.make("rlte/TE-v0", load=0.0), r"load level 0.0: must be > 0"),
         (lambda: gym.make("rlte/TE-v0", load=-1.0), r"load level -1.0: must be > 0"),
         (lambda: gym.make("rlte/TE-v0", reward="-latency"), r"reward '-latency': unknown"),
         (lambda: gym.make("rlte/TE-v0", colour="red"), r"scenario option 'colour': unknown"),
-        (lambda: gym.make("rlte/TE-v0", topology="nsfnet14", traffic="diurnal:gravity:1e9",
-                          failures=((1, (("0", "1"), ("0", "2"), ("0", "3"))),)), r"not strongly connected"),
-        (lambda: make_parallel("rlte/TE-MA-v1"), r"environment 'rlte/TE-MA-v1': unknown \(did you mean 'rlte/TE-MA-v0'"),
+        (
+            lambda: gym.make(
+                "rlte/TE-v0",
+                topology="nsfnet14",
+                traffic="diurnal:gravity:1e9",
+                failures=((1, (("0", "1"), ("0", "2"), ("0", "3"))),),
+            ),
+            r"not strongly connected",
+        ),
+        (
+            lambda: make_parallel("rlte/TE-MA-v1"),
+            r"environment 'rlte/TE-MA-v1': unknown \(did you mean 'rlte/TE-MA-v0'",
+        ),
         (lambda: make_parallel("rlte/LinkWeight-MA-v0", mode="async"), r"mode 'async': unknown"),
     ],
 )
@@ -222,10 +273,20 @@ def test_ppo_learns_to_lower_the_mlu():
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    options = dict(topology="sndlib/abilene", traffic="diurnal:topohub", load=0.6, episode_length=64, with_optimal=False)
+    options = dict(
+        topology="sndlib/abilene", traffic="diurnal:topohub", load=0.6, episode_length=64, with_optimal=False
+    )
     env = gym.make("rlte/TE-v0", **options)
-    model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, learning_rate=1e-3, seed=0, verbose=0,
-                policy_kwargs={"log_std_init": -1.0})
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=256,
+        batch_size=64,
+        learning_rate=1e-3,
+        seed=0,
+        verbose=0,
+        policy_kwargs={"log_std_init": -1.0},
+    )
 
     def mean_mlu(deterministic: bool, steps: int = 128) -> float:
         evaluation = gym.make("rlte/TE-v0", part="test", **{**options, "episode_length": steps})

@@ -48,12 +48,37 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
             "quick": {"training": {"timesteps": 32}},
         }
         (specs / f"{name}.yaml").write_text(yaml.safe_dump(tiny))
-    code = main(["reproduce", "seed000", "--quick", "--specs-dir", str(specs), "--runs-dir", str(tmp_path / "runs"), "--no-progress"])
+    code = main(
+        [
+            "reproduce",
+            "seed000",
+            "--quick",
+            "--specs-dir",
+            str(specs),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     for name in REPRODUCTIONS["seed000"]:
         report = tmp_path / "runs" / name / "quick" / "report.md"
         assert report.exists() and "ma_trpo (learned)" in report.read_text()
     # a second call resumes: nothing is run again
-    assert main(["reproduce", "seed000", "--quick", "--specs-dir", str(specs), "--runs-dir", str(tmp_path / "runs"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "reproduce",
+                "seed000",
+                "--quick",
+                "--specs-dir",
+                str(specs),
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "(resuming)" in capsys.readouterr().out

@@ -28,8 +28,13 @@ def results(run_dir: Path) -> list[tuple]:
     """results.csv without the timings (which differ run to run)."""
     with open(run_dir / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
-    return [tuple(row[k] for k in ("method", "topology", "traffic", "load", "scenario", "seed", "metric", "value"))
-            for row in rows if row["metric"] not in TIMING_METRICS]
+    return [
+        tuple(
+            row[k] for k in ("method", "topology", "traffic", "load", "scenario", "seed", "metric", "value")
+        )
+        for row in rows
+        if row["metric"] not in TIMING_METRICS
+    ]
 
 
 def small_spec(**changes) -> dict:
@@ -53,13 +58,25 @@ def test_tiny_spec_cells_and_dry_run(capsys):
     ("change", "message"),
     [
         ({"methods": ["ecmp", "ospf"]}, "spec: methods[1]: unknown method 'ospf'"),
-        ({"methods": ["ecmp", "lp_opt2"]}, "spec: methods[1]: unknown method 'lp_opt2' (did you mean 'lp_opt'?)"),
+        (
+            {"methods": ["ecmp", "lp_opt2"]},
+            "spec: methods[1]: unknown method 'lp_opt2' (did you mean 'lp_opt'?)",
+        ),
         ({"method": ["ecmp"]}, "spec: unknown key 'method' (did you mean 'methods'?)"),
         ({"training": {"timestep": 5}}, "spec: training: unknown key 'timestep' (did you mean 'timesteps'?)"),
-        ({"methods": [{"name": "sb3_ppo", "params": {"lr": 1}}]}, "spec: methods[0] (sb3_ppo): unknown parameter 'lr'"),
+        (
+            {"methods": [{"name": "sb3_ppo", "params": {"lr": 1}}]},
+            "spec: methods[0] (sb3_ppo): unknown parameter 'lr'",
+        ),
         ({"loads": [0.5, -1]}, "spec: loads: -1 must be a number > 0"),
-        ({"scenario": {"bursts": [0.1, 2, 2], "nois": 0.1}}, "spec: scenario: unknown key 'nois' (did you mean 'noise'?)"),
-        ({"topologies": ["sndlib/abilen"]}, "spec: unknown topology 'sndlib/abilen' (did you mean 'sndlib/abilene'?)"),
+        (
+            {"scenario": {"bursts": [0.1, 2, 2], "nois": 0.1}},
+            "spec: scenario: unknown key 'nois' (did you mean 'noise'?)",
+        ),
+        (
+            {"topologies": ["sndlib/abilen"]},
+            "spec: unknown topology 'sndlib/abilen' (did you mean 'sndlib/abilene'?)",
+        ),
         ({"name": ""}, "spec: 'name' must be a non-empty string without '/'"),
         ({"methods": []}, "spec: methods: empty"),
     ],
@@ -84,7 +101,9 @@ def test_spec_errors_through_the_cli(tmp_path, capsys):
     typo = tmp_path / "typo.yaml"
     typo.write_text(yaml.safe_dump(small_spec(seed=[1])))
     assert main(["run", str(typo)]) == 2
-    assert capsys.readouterr().err.strip() == f"rlte: error: {typo}: unknown key 'seed' (did you mean 'seeds'?)"
+    assert (
+        capsys.readouterr().err.strip() == f"rlte: error: {typo}: unknown key 'seed' (did you mean 'seeds'?)"
+    )
     assert main(["run", str(tmp_path / "none.yaml")]) == 2
     assert "no such spec file" in capsys.readouterr().err
 
@@ -101,7 +120,9 @@ def test_local_run_writes_the_store_and_resume_skips_done_cells(tmp_path):
     rows = results(run_dir)
     mlu = {(r[0], r[5]): float(r[7]) for r in rows if r[6] == "mlu"}
     for seed in ("0", "1"):
-        assert mlu[("lp_opt", seed)] <= mlu[("ecmp", seed)] and mlu[("lp_opt", seed)] <= mlu[("sb3_ppo", seed)]
+        assert (
+            mlu[("lp_opt", seed)] <= mlu[("ecmp", seed)] and mlu[("lp_opt", seed)] <= mlu[("sb3_ppo", seed)]
+        )
     ppo_cell = next(p for p in (run_dir / "cells").iterdir() if p.name.startswith("sb3_ppo"))
     assert (ppo_cell / "checkpoint.pt").exists() and (ppo_cell / "learning.csv").exists()
     log = (ppo_cell / "log.txt").read_text()
@@ -147,15 +168,32 @@ def test_ray_gives_the_local_results_and_retries(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_results(tmp_path):
     """kill -9 the whole run while PPO trains; --resume ends with an uninterrupted run's results."""
-    spec_dict = small_spec(methods=["ecmp", {"name": "sb3_ppo", "params": {"n_steps": 64, "batch_size": 32, "n_epochs": 2}}],
-                           seeds=[0], training={"timesteps": 1536, "checkpoint_every": 64})
+    spec_dict = small_spec(
+        methods=["ecmp", {"name": "sb3_ppo", "params": {"n_steps": 64, "batch_size": 32, "n_epochs": 2}}],
+        seeds=[0],
+        training={"timesteps": 1536, "checkpoint_every": 64},
+    )
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec_dict))
     spec = load_spec(spec_path)
     run_spec(spec, runs_dir=tmp_path / "clean", run_id="x", progress=False, workers=1)
-    command = [sys.executable, "-m", "rlte", "run", str(spec_path), "--runs-dir", str(tmp_path / "killed"),
-               "--run-id", "x", "--workers", "1", "--no-progress"]
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "rlte",
+        "run",
+        str(spec_path),
+        "--runs-dir",
+        str(tmp_path / "killed"),
+        "--run-id",
+        "x",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    process = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     run_dir = tmp_path / "killed" / "tiny" / "x"
     deadline = time.time() + 120
     checkpoint = None

@@ -53,11 +53,16 @@ def test_valid_topology_basics():
         (dict(dst=[1, 2, 2, 0]), r"topology 't': self-loop at node 'c'"),
         (dict(src=[0, 1, 2, 0], dst=[1, 2, 0, 1]), r"topology 't': duplicate link a -> b"),
         (dict(capacity=[1.0, 0.0, 1.0, 1.0]), r"link b -> c has capacity 0.0; it must be a positive number"),
-        (dict(capacity=[1.0, np.nan, 1.0, 1.0]), r"link b -> c has capacity nan; it must be a positive number"),
+        (
+            dict(capacity=[1.0, np.nan, 1.0, 1.0]),
+            r"link b -> c has capacity nan; it must be a positive number",
+        ),
         (dict(weight=[1.0, 1.0, -2.0, 1.0]), r"link c -> a has weight -2.0"),
         (dict(delay=[0.0, -1.0, 0.0, 0.0]), r"link b -> c has delay -1.0; it must be a finite number >= 0"),
-        (dict(src=[0, 1, 1], dst=[1, 2, 0], capacity=[1.0] * 3, delay=[0.0] * 3, weight=[1.0] * 3),
-         r"topology 't': not strongly connected \(no path from 'a' to 'c'|no path from 'c' to 'a'\)"),
+        (
+            dict(src=[0, 1, 1], dst=[1, 2, 0], capacity=[1.0] * 3, delay=[0.0] * 3, weight=[1.0] * 3),
+            r"topology 't': not strongly connected \(no path from 'a' to 'c'|no path from 'c' to 'a'\)",
+        ),
         (dict(nodes=["a", "a", "c"]), r"duplicate node name 'a'"),
     ],
 )
@@ -136,13 +141,20 @@ def test_topohub_abilene_with_demands():
 
 
 def test_topohub_unknown_id_suggests_close_ids():
-    with pytest.raises(RlteError, match=r"topology 'sndlib/abilen': unknown topohub id \(did you mean 'sndlib/abilene'"):
+    with pytest.raises(
+        RlteError, match=r"topology 'sndlib/abilen': unknown topohub id \(did you mean 'sndlib/abilene'"
+    ):
         from_topohub("sndlib/abilen")
-    with pytest.raises(RlteError, match=r"topology 'nsfnet15': not a built-in, a file or a topohub id \(did you mean 'nsfnet14'"):
+    with pytest.raises(
+        RlteError,
+        match=r"topology 'nsfnet15': not a built-in, a file or a topohub id \(did you mean 'nsfnet14'",
+    ):
         load_topology("nsfnet15")
 
 
-@pytest.mark.parametrize("topology_id", ["sndlib/geant", "topozoo/Geant2009", "gabriel/100/0", "sndlib/germany50"])
+@pytest.mark.parametrize(
+    "topology_id", ["sndlib/geant", "topozoo/Geant2009", "gabriel/100/0", "sndlib/germany50"]
+)
 def test_topohub_ids_load(topology_id):
     topology = load_topology(topology_id)
     assert topology.num_links % 2 == 0 and topology.num_nodes > 10
@@ -180,8 +192,14 @@ def test_gml_errors(tmp_path):
     path.write_text("graph [ node [ id 0 ")
     with pytest.raises(RlteError, match=rf"{path}: not valid GML"):
         from_gml(path)
-    path.write_text(GML.replace("bandwidth 40000000 ]\n  edge [ source 2 target 1", "bandwidth -4 ]\n  edge [ source 2 target 1"))
-    with pytest.raises(RlteError, match=rf"{path}: link 2 -> 3 has capacity -4.0; it must be a positive number"):
+    path.write_text(
+        GML.replace(
+            "bandwidth 40000000 ]\n  edge [ source 2 target 1", "bandwidth -4 ]\n  edge [ source 2 target 1"
+        )
+    )
+    with pytest.raises(
+        RlteError, match=rf"{path}: link 2 -> 3 has capacity -4.0; it must be a positive number"
+    ):
         from_gml(path)
     with pytest.raises(RlteError, match=r"missing.gml: no such file"):
         from_gml(tmp_path / "missing.gml")
@@ -236,7 +254,9 @@ def test_edge_csv(tmp_path):
     assert topology.num_links == 8
     assert topology.capacity[topology.link_index[(1, 2)]] == DEFAULT_CAPACITY_BPS
     path.write_text("a,b\n0,1\n")
-    with pytest.raises(RlteError, match=rf"{path}: an edge list needs a header with columns u,v\[,capacity\]"):
+    with pytest.raises(
+        RlteError, match=rf"{path}: an edge list needs a header with columns u,v\[,capacity\]"
+    ):
         from_edge_csv(path)
     path.write_text("u,v,capacity\n0,1,fast\n1,0,1\n")
     with pytest.raises(RlteError, match=rf"{path}:2: capacity 'fast' is not a number"):
@@ -283,7 +303,10 @@ def test_real_abilene_table(data_dir):
     assert 0.0005 < topology.delay.min() < topology.delay.max() < 0.02
 
 
-@pytest.mark.parametrize(("net", "nodes", "links"), [("rhombus", 4, 8), ("abilene", 7, 20), ("symm16", 16, 64), ("geant2009", 30, 96)])
+@pytest.mark.parametrize(
+    ("net", "nodes", "links"),
+    [("rhombus", 4, 8), ("abilene", 7, 20), ("symm16", 16, 64), ("geant2009", 30, 96)],
+)
 def test_real_maroh_gml(data_dir, net, nodes, links):
     topology = load_topology(f"maroh/{net}", data_dir=data_dir)
     assert (topology.num_nodes, topology.num_links) == (nodes, links)
@@ -296,7 +319,10 @@ def test_real_maroh_gml(data_dir, net, nodes, links):
 
 
 def test_real_edge_lists_match_builtins(data_dir):
-    for file, builtin in (("nsfnet14/nsfnet14_bnnupc_edges.csv", "nsfnet14"), ("boyan_littman_6x6/boyan_littman_6x6_edges.csv", "grid6x6")):
+    for file, builtin in (
+        ("nsfnet14/nsfnet14_bnnupc_edges.csv", "nsfnet14"),
+        ("boyan_littman_6x6/boyan_littman_6x6_edges.csv", "grid6x6"),
+    ):
         from_file = from_edge_csv(data_dir / file)
         written = load_topology(builtin)
         assert from_file.nodes == written.nodes

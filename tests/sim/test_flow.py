@@ -65,8 +65,9 @@ def test_overload_on_one_link_loses_the_excess():
 
 def test_mm1_delay_below_capacity():
     line = make_topology([(0, 1, 1e6)])
-    stats = FlowModel(line, packet_bytes=1000).evaluate(NextHopRouting(even_splits(line, ecmp_dag(line).on_dag)),
-                                                        _matrix(2, {(0, 1): 5e5}))
+    stats = FlowModel(line, packet_bytes=1000).evaluate(
+        NextHopRouting(even_splits(line, ecmp_dag(line).on_dag)), _matrix(2, {(0, 1): 5e5})
+    )
     # 8000 bits / (1e6 - 5e5) bit/s = 16 ms, plus 1 ms propagation
     assert stats.mean_delay_ms == pytest.approx(17.0)
     assert stats.phi == pytest.approx(np.var([0.5, 0.0]))
@@ -98,7 +99,12 @@ def test_batched_path_loads_agree_with_the_loop(topology_id):
     for b in range(5):
         looped = reference_link_loads(pathset, splits[b], traffic[b], topology.num_links)
         np.testing.assert_allclose(batched[b], looped, rtol=1e-9, atol=1e-3)
-        np.testing.assert_allclose(single_matrix[b], reference_link_loads(pathset, splits[b], traffic[0], topology.num_links), rtol=1e-9, atol=1e-3)
+        np.testing.assert_allclose(
+            single_matrix[b],
+            reference_link_loads(pathset, splits[b], traffic[0], topology.num_links),
+            rtol=1e-9,
+            atol=1e-3,
+        )
 
 
 def test_sparse_and_dense_incidence_agree():
@@ -111,9 +117,13 @@ def test_sparse_and_dense_incidence_agree():
 
     sparse = PathEvaluator(topology, pathset, dense_limit=0)
     assert not isinstance(sparse.incidence, np.ndarray)
-    np.testing.assert_allclose(dense.link_loads(splits, traffic), sparse.link_loads(splits, traffic), rtol=1e-12)
+    np.testing.assert_allclose(
+        dense.link_loads(splits, traffic), sparse.link_loads(splits, traffic), rtol=1e-12
+    )
     forwarded = rng.uniform(0.5, 1.0, (3, topology.num_links))
-    np.testing.assert_allclose(dense.delivered(splits, traffic, forwarded), sparse.delivered(splits, traffic, forwarded), rtol=1e-12)
+    np.testing.assert_allclose(
+        dense.delivered(splits, traffic, forwarded), sparse.delivered(splits, traffic, forwarded), rtol=1e-12
+    )
 
 
 def test_single_path_as_next_hops_equals_the_same_paths():
@@ -176,7 +186,10 @@ def test_conservation_and_overload_invariants(instance):
     np.fill_diagonal(traffic, 0.0)
     model = FlowModel(topology)
     weights = rng.uniform(0.5, 2.0, topology.num_links)
-    for splits in (weights_to_splits(topology, weights, "ecmp"), weights_to_splits(topology, weights, "weighted")):
+    for splits in (
+        weights_to_splits(topology, weights, "ecmp"),
+        weights_to_splits(topology, weights, "weighted"),
+    ):
         # rows are distributions over each node's out-links
         out = np.zeros((n, n))
         np.add.at(out, (slice(None), topology.src), splits)
@@ -189,7 +202,9 @@ def test_conservation_and_overload_invariants(instance):
             outflow = np.bincount(topology.src, per_destination[t], minlength=n)
             balance = outflow - inflow
             for u in range(n):
-                assert balance[u] == pytest.approx(traffic[:, t].sum() * -1 if u == t else traffic[u, t], abs=1e-9 * max(1, traffic.sum()))
+                assert balance[u] == pytest.approx(
+                    traffic[:, t].sum() * -1 if u == t else traffic[u, t], abs=1e-9 * max(1, traffic.sum())
+                )
         stats = model.evaluate(NextHopRouting(splits), traffic)
         assert stats.delivered <= stats.offered * (1 + 1e-12)
         if stats.mlu < 1.0:
@@ -234,7 +249,9 @@ def test_batches_broadcast():
 def test_bad_traffic_and_routing_errors(diamond):
     model = FlowModel(diamond)
     routing = NextHopRouting(even_splits(diamond, ecmp_dag(diamond).on_dag))
-    with pytest.raises(RlteError, match=r"traffic of shape \(3, 3\): topology 'diamond' needs \[\.\.\., 4, 4\] matrices"):
+    with pytest.raises(
+        RlteError, match=r"traffic of shape \(3, 3\): topology 'diamond' needs \[\.\.\., 4, 4\] matrices"
+    ):
         model.evaluate(routing, np.zeros((3, 3)))
     with pytest.raises(RlteError, match=r"traffic: contains negative demands"):
         model.evaluate(routing, -np.ones((4, 4)))
