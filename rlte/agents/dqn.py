@@ -48,7 +48,6 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -60,13 +59,9 @@ from rlte.agents.common.replay import ReplayBatch, ReplayBuffer
 from rlte.agents.common.training import (
     EpisodeReturns,
     LearningLog,
-    check_same_run,
-    environment_snapshot,
-    load_checkpoint,
+    MultiAgentCheckpointing,
     parse_config,
-    plain_config,
     require,
-    restore_environment,
     shared_shapes,
     stack_observations,
 )
@@ -247,7 +242,7 @@ class TrainStats(NamedTuple):
 
 
 # ---------------------------------------------------------------------- the agent
-class DQNAgent:
+class DQNAgent(MultiAgentCheckpointing):
     """Multi-agent DQN (shared Q-network with node embeddings, per-demand Double-DQN targets) on
     ``rlte/TE-MA-v0``; see the module docstring for the target and the action encoding.
 
@@ -392,41 +387,15 @@ class DQNAgent:
             self.target_network.load_state_dict(self.q_network.state_dict())
 
     # ------------------------------------------------------------------ checkpoints
-    def _identity(self) -> dict:
-        return {
-            "config": plain_config(asdict(self.config)),
-            "seed": self.seed,
-            "agents": list(self.agent_names),
-        }
+    COUNTERS = {"timesteps": "num_timesteps", "gradient_steps": "gradient_steps"}
 
-    def _checkpoint(self, env) -> dict:
+    def _stateful(self) -> dict:
         return {
-            **self._identity(),
-            "counters": {"timesteps": self.num_timesteps, "gradient_steps": self.gradient_steps},
-            "q_network": self.q_network.state_dict(),
-            "target_network": self.target_network.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "buffer": self.buffer.state_dict(),
-            "torch_rng": self.torch_rng.get_state(),
-            "numpy_rng": self.numpy_rng.bit_generator.state,
-            "env": environment_snapshot(env),
-            "observations": {agent: torch.from_numpy(value) for agent, value in self.observations.items()},
-            "episodes": self.episodes.state_dict(),
+            "q_network": self.q_network,
+            "target_network": self.target_network,
+            "optimizer": self.optimizer,
+            "buffer": self.buffer,
         }
-
-    def _restore(self, state: dict, env, where: Path) -> None:
-        check_same_run(state, self._identity(), where)
-        counters = state["counters"]
-        self.num_timesteps, self.gradient_steps = int(counters["timesteps"]), int(counters["gradient_steps"])
-        self.q_network.load_state_dict(state["q_network"])
-        self.target_network.load_state_dict(state["target_network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.buffer.load_state_dict(state["buffer"])
-        self.torch_rng.set_state(state["torch_rng"])
-        self.numpy_rng.bit_generator.state = state["numpy_rng"]
-        restore_environment(env, state["env"])
-        self.observations = {agent: value.numpy().copy() for agent, value in state["observations"].items()}
-        self.episodes.load_state_dict(state["episodes"])
 
     # ------------------------------------------------------------------ training
     def train(
@@ -459,16 +428,7 @@ class DQNAgent:
         Returns:
             The number of steps trained in this call.
         """
-        env = make_env()
-        self._build(env)
-        checkpoint = Path(checkpoint_path) if checkpoint_path else None
-        state = load_checkpoint(checkpoint)
-        if state is not None:
-            env.reset(seed=0)  # fill the env's agent list, then overwrite its state
-            self._restore(state, env, checkpoint)
-        else:
-            observations, _ = env.reset(seed=int(self.numpy_rng.integers(2**31 - 1)))
-            self.observations = {a: np.asarray(observations[a], dtype=np.float32) for a in self.agent_names}
+        env, checkpoint = self._start(make_env, checkpoint_path)
         already = last_saved = self.num_timesteps
         log = LearningLog(learning_log, LOG_COLUMNS, tensorboard_dir, "dqn", already)
         try:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -42,13 +41,9 @@ from rlte.agents.common import atomic_torch_save, gae, gaussian_log_prob
 from rlte.agents.common.training import (
     EpisodeReturns,
     LearningLog,
-    check_same_run,
-    environment_snapshot,
-    load_checkpoint,
+    MultiAgentCheckpointing,
     parse_config,
-    plain_config,
     require,
-    restore_environment,
     shared_shapes,
     stack_observations,
 )
@@ -157,7 +152,7 @@ class UpdateStats(NamedTuple):
     """Mean squared error of the critic over the minibatches."""
 
 
-class PPOAgent:
+class PPOAgent(MultiAgentCheckpointing):
     """Multi-agent PPO (TRPO's shared actor with node embeddings and centralised critic, clipped
     surrogate) on ``rlte/TE-MA-v0``.
 
@@ -333,43 +328,15 @@ class PPOAgent:
                            float(np.mean(critic_losses)))  # fmt: skip
 
     # ------------------------------------------------------------------ checkpoints
-    def _identity(self) -> dict:
-        return {
-            "config": plain_config(asdict(self.config)),
-            "seed": self.seed,
-            "agents": list(self.agent_names),
-        }
+    COUNTERS = {"timesteps": "num_timesteps", "updates": "updates"}
 
-    def _checkpoint(self, env) -> dict:
+    def _stateful(self) -> dict:
         return {
-            **self._identity(),
-            "counters": {"timesteps": self.num_timesteps, "updates": self.updates},
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-            "actor_optimizer": self.actor_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
-            "torch_rng": self.torch_rng.get_state(),
-            "numpy_rng": self.numpy_rng.bit_generator.state,
-            "env": environment_snapshot(env),
-            "observations": {agent: torch.from_numpy(value) for agent, value in self.observations.items()},
-            "episodes": self.episodes.state_dict(),
+            "actor": self.actor,
+            "critic": self.critic,
+            "actor_optimizer": self.actor_optimizer,
+            "critic_optimizer": self.critic_optimizer,
         }
-
-    def _restore(self, state: dict, env, where: Path) -> None:
-        check_same_run(state, self._identity(), where)
-        self.num_timesteps, self.updates = (
-            int(state["counters"]["timesteps"]),
-            int(state["counters"]["updates"]),
-        )
-        self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
-        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-        self.torch_rng.set_state(state["torch_rng"])
-        self.numpy_rng.bit_generator.state = state["numpy_rng"]
-        restore_environment(env, state["env"])
-        self.observations = {agent: value.numpy().copy() for agent, value in state["observations"].items()}
-        self.episodes.load_state_dict(state["episodes"])
 
     # ------------------------------------------------------------------ training
     def train(
@@ -401,16 +368,7 @@ class PPOAgent:
         Returns:
             The number of steps trained in this call.
         """
-        env = make_env()
-        self._build(env)
-        checkpoint = Path(checkpoint_path) if checkpoint_path else None
-        state = load_checkpoint(checkpoint)
-        if state is not None:
-            env.reset(seed=0)  # fill the env's agent list, then overwrite its state
-            self._restore(state, env, checkpoint)
-        else:
-            observations, _ = env.reset(seed=int(self.numpy_rng.integers(2**31 - 1)))
-            self.observations = {a: np.asarray(observations[a], dtype=np.float32) for a in self.agent_names}
+        env, checkpoint = self._start(make_env, checkpoint_path)
         already = last_saved = self.num_timesteps
         log = LearningLog(learning_log, LOG_COLUMNS, tensorboard_dir, "ppo", already)
         try:

@@ -269,3 +269,67 @@ def cut_log(path: Path, timesteps: int) -> None:
     kept = [lines[0]] + [line for line in lines[1:] if line and int(line.split(",", 1)[0]) <= timesteps]
     if len(kept) < len(lines):
         atomic_write_text(path, "\n".join(kept) + "\n")
+
+
+class MultiAgentCheckpointing:
+    """The parts of exact checkpointing that every multi-agent learner on ``rlte/TE-MA-v0`` shares:
+    the run's identity, random states, environment snapshot, current observations and episode
+    returns, plus the learner's own state-dict objects and counters.
+
+    A learner sets ``config``, ``seed``, ``agent_names``, ``torch_rng``, ``numpy_rng``,
+    ``observations`` and ``episodes``, names its counters in ``COUNTERS`` (checkpoint key ->
+    attribute) and returns its networks, optimisers and buffers from `_stateful`.
+    """
+
+    COUNTERS: dict[str, str] = {"timesteps": "num_timesteps"}
+
+    def _stateful(self) -> dict:
+        raise NotImplementedError
+
+    def _identity(self) -> dict:
+        from dataclasses import asdict
+
+        return {
+            "config": plain_config(asdict(self.config)),
+            "seed": self.seed,
+            "agents": list(self.agent_names),
+        }
+
+    def _checkpoint(self, env) -> dict:
+        return {
+            **self._identity(),
+            "counters": {key: getattr(self, attribute) for key, attribute in self.COUNTERS.items()},
+            **{name: item.state_dict() for name, item in self._stateful().items()},
+            "torch_rng": self.torch_rng.get_state(),
+            "numpy_rng": self.numpy_rng.bit_generator.state,
+            "env": environment_snapshot(env),
+            "observations": {agent: torch.from_numpy(value) for agent, value in self.observations.items()},
+            "episodes": self.episodes.state_dict(),
+        }
+
+    def _restore(self, state: dict, env, where: Path) -> None:
+        check_same_run(state, self._identity(), where)
+        for key, attribute in self.COUNTERS.items():
+            setattr(self, attribute, int(state["counters"][key]))
+        for name, item in self._stateful().items():
+            item.load_state_dict(state[name])
+        self.torch_rng.set_state(state["torch_rng"])
+        self.numpy_rng.bit_generator.state = state["numpy_rng"]
+        restore_environment(env, state["env"])
+        self.observations = {agent: value.numpy().copy() for agent, value in state["observations"].items()}
+        self.episodes.load_state_dict(state["episodes"])
+
+    def _start(self, make_env, checkpoint_path) -> tuple[object, Path | None]:
+        """Build the learner on a new environment and resume from the checkpoint, if there is one,
+        else start an episode. Returns the environment and the checkpoint path."""
+        env = make_env()
+        self._build(env)
+        checkpoint = Path(checkpoint_path) if checkpoint_path else None
+        state = load_checkpoint(checkpoint)
+        if state is not None:
+            env.reset(seed=0)  # fill the env's agent list, then overwrite its state
+            self._restore(state, env, checkpoint)
+        else:
+            observations, _ = env.reset(seed=int(self.numpy_rng.integers(2**31 - 1)))
+            self.observations = {a: np.asarray(observations[a], dtype=np.float32) for a in self.agent_names}
+        return env, checkpoint
