@@ -52,6 +52,11 @@ class ScenarioConfig:
     """Multiplicative log-normal noise on every demand of every interval, standard deviation of
     its logarithm (mean factor 1), drawn from ``traffic_seed``: the "seeds of traffic noise" of a
     multi-seed experiment. Applied before the load scaling."""
+    validation: float = 0.0
+    """If > 0, hold out this trailing fraction of the training part and use it as the test part;
+    the real test part is then never loaded into the scenario. For choosing hyperparameters
+    without seeing the test days. The load factor is still set on the whole training part, so a
+    validation scenario has the same traffic scale as the real one."""
 
 
 #: Named set-ups of the seed papers. Each maps to ScenarioConfig fields.
@@ -120,6 +125,8 @@ def config_from_options(preset: str | None = None, **options) -> ScenarioConfig:
         raise RlteError(f"load level {config.load!r}: must be > 0")
     if not 0.0 <= config.train_fraction < 1.0:
         raise RlteError(f"train fraction {config.train_fraction!r}: must be in [0, 1)")
+    if not 0.0 <= config.validation < 1.0:
+        raise RlteError(f"validation {config.validation!r}: must be in [0, 1)")
     return config
 
 
@@ -217,6 +224,15 @@ def build(config: ScenarioConfig) -> Scenario:
         factor = lp.scale_to_load(
             reference, topology, config.load, sample_every=max(1, len(reference) // 120)
         ).factor
+    if config.validation:
+        held_out = int(round(config.validation * len(train)))
+        if held_out < 1 or held_out >= len(train):
+            raise RlteError(
+                f"validation {config.validation!r}: must leave at least one training and one held-out "
+                f"interval of the {len(train)} training intervals"
+            )
+        train, test = train[:-held_out], train[-held_out:]
+        cut -= held_out
     train, test = train * factor, test * factor
     bursts: list = []
     if config.bursts is not None and len(test):
@@ -224,7 +240,7 @@ def build(config: ScenarioConfig) -> Scenario:
         test_series = TrafficSeries(
             nodes=topology.nodes,
             demands=test,
-            timestamps=np.asarray(series.timestamps)[cut:],
+            timestamps=np.asarray(series.timestamps)[cut : cut + len(test)],
             interval_s=series.interval_s,
             name="test",
         )

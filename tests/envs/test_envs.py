@@ -173,6 +173,16 @@ def test_load_level_and_test_part():
     assert env.core.t == env.core.window and env.core.episode_length == len(scenario.test) - env.core.window
 
 
+def test_validation_holds_out_the_end_of_the_training_part():
+    real = build(config_from_options(load=0.5, **SMALL))
+    held = build(config_from_options(load=0.5, validation=0.2, **SMALL))
+    cut = len(real.train) - int(round(0.2 * len(real.train)))
+    # same scale (set on the whole training part), test part = the tail of the training part
+    assert held.load_factor == real.load_factor
+    np.testing.assert_array_equal(held.train, real.train[:cut])
+    np.testing.assert_array_equal(held.test, real.train[cut:])
+
+
 def test_link_failure_moves_traffic_off_the_link():
     env = gym.make(
         "rlte/TE-v0", failures=((2, (("0", "1"),)),), episode_length=5, with_optimal=False, **SMALL
@@ -239,6 +249,11 @@ def test_abilene_week_preset(data_dir):
         ),
         (lambda: gym.make("rlte/TE-v0", load=0.0), r"load level 0.0: must be > 0"),
         (lambda: gym.make("rlte/TE-v0", load=-1.0), r"load level -1.0: must be > 0"),
+        (lambda: gym.make("rlte/TE-v0", validation=1.0), r"validation 1.0: must be in \[0, 1\)"),
+        (
+            lambda: build(config_from_options(validation=1e-5, **SMALL)),
+            r"validation 1e-05: must leave at least one training and one held-out interval",
+        ),
         (lambda: gym.make("rlte/TE-v0", reward="-latency"), r"reward '-latency': unknown"),
         (lambda: gym.make("rlte/TE-v0", colour="red"), r"scenario option 'colour': unknown"),
         (
