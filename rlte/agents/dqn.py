@@ -55,6 +55,7 @@ import torch
 from torch import Tensor, nn
 
 from rlte.agents.common import atomic_torch_save
+from rlte.agents.common.actor_critic import mlp as _mlp
 from rlte.agents.common.replay import ReplayBatch, ReplayBuffer
 from rlte.agents.common.training import (
     EpisodeReturns,
@@ -65,7 +66,6 @@ from rlte.agents.common.training import (
     shared_shapes,
     stack_observations,
 )
-from rlte.agents.trpo import _mlp
 from rlte.errors import RlteError
 
 LOG_COLUMNS = ("timesteps", "episode_reward_mean", "epsilon", "loss", "q_mean", "gradient_steps")

@@ -13,6 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from instances import DIAMOND, KITE, kite_env, static_diamond, write_topology
 
 from rlte.agents.common.replay import ReplayBatch, ReplayBuffer
 from rlte.agents.dqn import (
@@ -35,36 +36,12 @@ torch.set_num_threads(1)
 # ---------------------------------------------------------------------- instances
 @pytest.fixture(scope="module")
 def diamond(tmp_path_factory) -> str:
-    """4-node diamond 0-1-3 (10 Gbit/s) and 0-2-3 (5 Gbit/s): uniform 1 Gbit/s demands give an even
-    split MLU 0.6 and an LP optimum 0.3 (test_trpo.py's instance)."""
-    path = tmp_path_factory.mktemp("topology") / "diamond.csv"
-    path.write_text("u,v,capacity\n0,1,10e9\n1,3,10e9\n0,2,5e9\n2,3,5e9\n")
-    return str(path)
+    return write_topology(tmp_path_factory, "diamond", DIAMOND)
 
 
 @pytest.fixture(scope="module")
 def kite(tmp_path_factory) -> str:
-    """A 4-cycle with the chord 0-2 and a tail 3-4: with k=4, demands have 1, 3 or 4 paths, so
-    some path slots are invalid."""
-    path = tmp_path_factory.mktemp("topology") / "kite.csv"
-    path.write_text("u,v,capacity\n0,1,10e9\n1,2,10e9\n2,3,10e9\n3,0,10e9\n0,2,10e9\n3,4,10e9\n")
-    return str(path)
-
-
-def static_diamond(diamond: str):
-    return make_parallel("rlte/TE-MA-v0", topology=diamond, traffic="uniform:1e9", load=None, train_fraction=0.0,
-                         window=1, k=2, with_optimal=True, episode_length=8)  # fmt: skip
-
-
-def moving_diamond(diamond: str):
-    """Diurnal traffic on the diamond, episodes of 10 steps (checkpoints fall inside episodes)."""
-    return make_parallel("rlte/TE-MA-v0", topology=diamond, traffic="diurnal:uniform:1e9", load=None, window=2,
-                         k=2, with_optimal=False, episode_length=10)  # fmt: skip
-
-
-def kite_env(kite: str):
-    return make_parallel("rlte/TE-MA-v0", topology=kite, traffic="uniform:1e9", load=None, train_fraction=0.0,
-                         window=1, k=4, with_optimal=False, episode_length=8)  # fmt: skip
+    return write_topology(tmp_path_factory, "kite", KITE)
 
 
 SMALL = {
@@ -312,84 +289,3 @@ def test_learns_the_diamond_to_its_best_single_path_routing(diamond):
         observations, _, _, _, infos = env.step(agent.act_all(observations))
         assert infos[first]["mlu"] <= 1.02 * single_path
     assert infos[first]["optimal_mlu"] == pytest.approx(0.3)
-
-
-def _parameters(agent: DQNAgent) -> dict:
-    return {**{f"q.{k}": v for k, v in agent.q_network.state_dict().items()},
-            **{f"target.{k}": v for k, v in agent.target_network.state_dict().items()}}  # fmt: skip
-
-
-def _assert_same(first: dict, second: dict) -> None:
-    assert first.keys() == second.keys()
-    for key in first:
-        assert torch.equal(first[key], second[key]), key
-
-
-def test_same_seed_same_parameters(diamond):
-    make_env = lambda: moving_diamond(diamond)  # noqa: E731
-    runs = []
-    for seed in (0, 0, 1):
-        agent = DQNAgent(SMALL, seed=seed)
-        agent.train(make_env, 160)
-        runs.append(_parameters(agent))
-    _assert_same(runs[0], runs[1])
-    assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
-
-
-class Killed(Exception):
-    pass
-
-
-def test_killed_and_resumed_training_ends_identical(diamond, tmp_path):
-    """A run killed after its third block resumes from the checkpoint of the start of that block
-    (replay buffer included, already wrapped around) and ends with the networks, optimiser state,
-    buffer and learning log of an uninterrupted run."""
-    make_env = lambda: moving_diamond(diamond)  # noqa: E731
-    block, total = SMALL["log_interval"], 5 * SMALL["log_interval"]
-    straight = DQNAgent(SMALL, seed=4)
-    straight.train(make_env, total, learning_log=tmp_path / "straight.csv")
-
-    checkpoint, log = tmp_path / "run" / "checkpoint.pt", tmp_path / "resumed.csv"
-
-    def kill_after_third(steps: int) -> None:
-        if steps == 3 * block:
-            raise Killed
-
-    with pytest.raises(Killed):
-        DQNAgent(SMALL, seed=4).train(make_env, total, checkpoint_path=checkpoint, checkpoint_every=64,
-                                      learning_log=log, on_progress=kill_after_third)  # fmt: skip
-    saved = torch.load(checkpoint, weights_only=True)
-    assert saved["counters"]["timesteps"] == 2 * block and saved["buffer"]["size"] == SMALL["buffer_size"]
-    resumed = DQNAgent(SMALL, seed=4)
-    assert (
-        resumed.train(make_env, total, checkpoint_path=checkpoint, checkpoint_every=64, learning_log=log)
-        == 192
-    )
-    _assert_same(_parameters(straight), _parameters(resumed))
-    for a, b in zip(straight.optimizer.state.values(), resumed.optimizer.state.values()):
-        assert all(torch.equal(a[key], b[key]) for key in a)
-    for name in ("observations", "actions", "rewards", "next_observations", "terminated"):
-        assert np.array_equal(getattr(straight.buffer, name), getattr(resumed.buffer, name)), name
-    assert (straight.buffer.position, straight.gradient_steps) == (
-        resumed.buffer.position,
-        resumed.gradient_steps,
-    )
-    assert resumed.episodes.state_dict() == straight.episodes.state_dict()
-    assert log.read_text() == (tmp_path / "straight.csv").read_text()
-    assert DQNAgent(SMALL, seed=4).train(make_env, total, checkpoint_path=checkpoint) == 0
-
-
-def test_checkpoint_of_another_configuration_is_refused(diamond, tmp_path):
-    make_env = lambda: static_diamond(diamond)  # noqa: E731
-    checkpoint = tmp_path / "checkpoint.pt"
-    DQNAgent(SMALL, seed=0).train(make_env, 64, checkpoint_path=checkpoint)
-    with pytest.raises(RlteError, match="another configuration"):
-        DQNAgent({**SMALL, "gamma": 0.5}, seed=0).train(make_env, 128, checkpoint_path=checkpoint)
-    checkpoint.write_bytes(b"not a checkpoint")
-    with pytest.raises(RlteError, match="unreadable checkpoint"):
-        DQNAgent(SMALL, seed=0).train(make_env, 128, checkpoint_path=checkpoint)
-
-
-def test_act_all_before_training_is_an_error():
-    with pytest.raises(RlteError, match="train"):
-        DQNAgent().act_all({})

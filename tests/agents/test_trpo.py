@@ -11,6 +11,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from instances import DIAMOND, static_diamond, write_topology
 from torch import nn
 
 from rlte.agents.common import (
@@ -22,10 +23,10 @@ from rlte.agents.common import (
     line_search,
     set_flat_parameters,
 )
+from rlte.agents.common.actor_critic import SharedGaussianActor
 from rlte.agents.trpo import (
     LOG_COLUMNS,
     AdaptiveTrustRegion,
-    SharedGaussianActor,
     TRPOAgent,
     TRPOConfig,
     traffic_change,
@@ -39,23 +40,7 @@ torch.set_num_threads(1)
 # ---------------------------------------------------------------------- instances
 @pytest.fixture(scope="module")
 def diamond(tmp_path_factory) -> str:
-    """4-node diamond 0-1-3 (10 Gbit/s) and 0-2-3 (5 Gbit/s): uniform 1 Gbit/s demands give an even
-    split MLU 0.6 and an LP optimum 0.3."""
-    path = tmp_path_factory.mktemp("topology") / "diamond.csv"
-    path.write_text("u,v,capacity\n0,1,10e9\n1,3,10e9\n0,2,5e9\n2,3,5e9\n")
-    return str(path)
-
-
-def static_diamond(diamond: str):
-    return make_parallel("rlte/TE-MA-v0", topology=diamond, traffic="uniform:1e9", load=None, train_fraction=0.0,
-                         window=1, k=2, with_optimal=True, episode_length=8)  # fmt: skip
-
-
-def moving_diamond(diamond: str):
-    """A synthetic week of diurnal traffic on the diamond: random episode starts, changing traffic;
-    episodes of 10 steps, so checkpoints (every 64) fall inside episodes."""
-    return make_parallel("rlte/TE-MA-v0", topology=diamond, traffic="diurnal:uniform:1e9", load=None, window=2,
-                         k=2, with_optimal=False, episode_length=10)  # fmt: skip
+    return write_topology(tmp_path_factory, "diamond", DIAMOND)
 
 
 SMALL = {
@@ -341,86 +326,3 @@ def test_learns_the_diamond_to_its_lp_optimum(diamond):
     for _ in range(3):  # the observation carries the last utilisation: check the policy's steady state
         observations, _, _, _, infos = env.step(agent.act_all(observations))
         assert infos[first]["mlu"] <= 1.04 * optimal
-
-
-def _parameters(agent: TRPOAgent) -> dict:
-    return {**{f"actor.{k}": v for k, v in agent.actor.state_dict().items()},
-            **{f"critic.{k}": v for k, v in agent.critic.state_dict().items()}}  # fmt: skip
-
-
-def _assert_same(first: dict, second: dict) -> None:
-    assert first.keys() == second.keys()
-    for key in first:
-        assert torch.equal(first[key], second[key]), key
-
-
-def test_same_seed_same_parameters(diamond):
-    make_env = lambda: moving_diamond(diamond)  # noqa: E731
-    runs = []
-    for seed in (0, 0, 1):
-        agent = TRPOAgent(SMALL, seed=seed)
-        agent.train(make_env, 192)
-        runs.append(_parameters(agent))
-    _assert_same(runs[0], runs[1])
-    assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
-
-
-class Killed(Exception):
-    pass
-
-
-def test_killed_and_resumed_training_ends_identical(diamond, tmp_path):
-    """A run killed after its third update resumes from the checkpoint of the start of that rollout
-    and ends with the parameters, trust region and learning log of an uninterrupted run."""
-    make_env = lambda: moving_diamond(diamond)  # noqa: E731
-    total = 5 * SMALL["rollout_steps"]
-    straight = TRPOAgent(SMALL, seed=4)
-    straight.train(make_env, total, learning_log=tmp_path / "straight.csv")
-
-    checkpoint, log = tmp_path / "run" / "checkpoint.pt", tmp_path / "resumed.csv"
-
-    def kill_after_third(steps: int) -> None:
-        if steps == 3 * SMALL["rollout_steps"]:
-            raise Killed
-
-    with pytest.raises(Killed):
-        TRPOAgent(SMALL, seed=4).train(make_env, total, checkpoint_path=checkpoint, checkpoint_every=64,
-                                       learning_log=log, on_progress=kill_after_third)  # fmt: skip
-    saved = torch.load(checkpoint, weights_only=True)
-    assert saved["counters"]["timesteps"] == 2 * SMALL["rollout_steps"]
-    resumed = TRPOAgent(SMALL, seed=4)
-    assert (
-        resumed.train(make_env, total, checkpoint_path=checkpoint, checkpoint_every=64, learning_log=log)
-        == 3 * 64
-    )
-    _assert_same(_parameters(straight), _parameters(resumed))
-    assert resumed.trust_region.state_dict() == straight.trust_region.state_dict()
-    assert (resumed.accepted_steps, resumed.rejected_steps) == (
-        straight.accepted_steps,
-        straight.rejected_steps,
-    )
-    assert log.read_text() == (tmp_path / "straight.csv").read_text()
-    # training past the end resumes from the final checkpoint; a finished one returns at once
-    assert TRPOAgent(SMALL, seed=4).train(make_env, total, checkpoint_path=checkpoint) == 0
-
-
-def test_checkpoint_of_another_configuration_is_refused(diamond, tmp_path):
-    make_env = lambda: static_diamond(diamond)  # noqa: E731
-    checkpoint = tmp_path / "checkpoint.pt"
-    TRPOAgent(SMALL, seed=0).train(make_env, 64, checkpoint_path=checkpoint)
-    with pytest.raises(RlteError, match="another configuration"):
-        TRPOAgent({**SMALL, "delta": 0.02}, seed=0).train(make_env, 128, checkpoint_path=checkpoint)
-    checkpoint.write_bytes(b"not a checkpoint")
-    with pytest.raises(RlteError, match="unreadable checkpoint"):
-        TRPOAgent(SMALL, seed=0).train(make_env, 128, checkpoint_path=checkpoint)
-
-
-def test_act_all_before_training_is_an_error():
-    with pytest.raises(RlteError, match="train"):
-        TRPOAgent().act_all({})
-
-
-def test_tensorboard_scalars_are_written(diamond, tmp_path):
-    pytest.importorskip("tensorboard")
-    TRPOAgent(SMALL, seed=0).train(lambda: static_diamond(diamond), 128, tensorboard_dir=tmp_path / "tb")
-    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

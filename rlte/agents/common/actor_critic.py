@@ -1,0 +1,311 @@
+"""What rlte's on-policy multi-agent learners (`rlte.agents.trpo`, `rlte.agents.mappo`) share, so
+their comparison differs only in the policy step.
+
+ONE actor for every node agent of ``rlte/TE-MA-v0`` (parameter sharing): an MLP reads the agent's
+local observation concatenated with a learned embedding of its node (so agents can still behave
+differently) and outputs the mean of a diagonal Gaussian over the agent's path logits, with a
+state-independent learned log standard deviation. A centralised critic ``V(state())`` reads the
+global state. Every agent receives the shared network reward (the mean of the agents' rewards);
+advantages come from GAE on it, a time-limit end bootstrapping from the state it reached, and are
+normalised per rollout. Actions are sampled from the Gaussian and clipped to the action space before
+they reach the environment; the log-probabilities are those of the unclipped samples.
+
+`ActorCriticLearner` holds the networks, the rollout collection, the advantages and the checkpointed
+training loop; a learner adds its policy step (`ActorCriticLearner._update`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from rlte.agents.common.advantages import gae
+from rlte.agents.common.checkpoints import atomic_torch_save
+from rlte.agents.common.training import (
+    EpisodeReturns,
+    LearningLog,
+    MultiAgentCheckpointing,
+    shared_shapes,
+    stack_observations,
+)
+from rlte.errors import RlteError
+
+
+def mlp(sizes: list[int], generator: torch.Generator, output_gain: float) -> nn.Sequential:
+    """Tanh MLP with orthogonal initialisation drawn from ``generator`` (zero biases; the last
+    layer's gain is ``output_gain``, the others' sqrt(2))."""
+    layers: list[nn.Module] = []
+    for i, (inputs, outputs) in enumerate(zip(sizes[:-1], sizes[1:])):
+        linear = nn.Linear(inputs, outputs)
+        last = i == len(sizes) - 2
+        nn.init.orthogonal_(linear.weight, gain=output_gain if last else math.sqrt(2), generator=generator)
+        nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if not last:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+class SharedGaussianActor(nn.Module):
+    """One policy for every node agent: ``mean = MLP([observation, embedding[node]])``, a learned
+    state-independent ``log_std``.
+
+    Args:
+        observation_size: size of one agent's observation.
+        action_size: size of one agent's action.
+        num_agents: node agents (rows of the embedding).
+        hidden_sizes: hidden layer sizes.
+        embedding_size: size of the node embedding.
+        log_std_init: initial log standard deviation.
+        generator: draws the initial weights.
+    """
+
+    def __init__(self, observation_size: int, action_size: int, num_agents: int, hidden_sizes: tuple[int, ...],
+                 embedding_size: int, log_std_init: float, generator: torch.Generator) -> None:  # fmt: skip
+        super().__init__()
+        self.embedding = nn.Embedding(num_agents, embedding_size)
+        nn.init.normal_(self.embedding.weight, 0.0, 1.0, generator=generator)
+        self.body = mlp(
+            [observation_size + embedding_size, *hidden_sizes, action_size], generator, output_gain=0.01
+        )
+        self.log_std = nn.Parameter(torch.full((action_size,), float(log_std_init)))
+
+    def forward(self, observations: Tensor, agent_ids: Tensor) -> tuple[Tensor, Tensor]:
+        """The Gaussian of each decision.
+
+        Args:
+            observations: Shape [..., O].
+            agent_ids: node index of each row. Shape [...].
+
+        Returns:
+            ``(mean, log_std)``. Shapes [..., A] and [..., A].
+        """
+        mean = self.body(torch.cat([observations, self.embedding(agent_ids)], dim=-1))
+        return mean, self.log_std.expand_as(mean)
+
+
+class Rollout(NamedTuple):
+    """One rollout of T environment steps with N agents."""
+
+    observations: np.ndarray
+    """Each agent's observation. Shape [T, N, O]."""
+    actions: np.ndarray
+    """The sampled (unclipped) actions. Shape [T, N, A]."""
+    states: np.ndarray
+    """The global state before each step. Shape [T, S]."""
+    rewards: np.ndarray
+    """The shared reward (mean over agents). Shape [T]."""
+    dones: np.ndarray
+    """1 where the episode ended with step t. Shape [T]."""
+    truncated_states: np.ndarray
+    """The final state of each episode that ended by truncation in the rollout. Shape [M, S]."""
+    truncated_steps: np.ndarray
+    """The step index of each of those ends. Shape [M]."""
+    episode_starts: np.ndarray
+    """True where step t starts an episode. Shape [T]."""
+    last_state: np.ndarray
+    """The state after the rollout. Shape [S]."""
+
+
+class ActorCriticLearner(MultiAgentCheckpointing):
+    """A shared Gaussian actor and a centralised critic trained on ``rlte/TE-MA-v0`` from rollouts
+    of ``config.rollout_steps`` steps.
+
+    A subclass sets ``NAME`` (error messages, TensorBoard prefix), ``ALGORITHM`` (`describe`),
+    ``LOG_COLUMNS`` (the learning log, first ``timesteps`` then ``episode_reward_mean``) and
+    ``COUNTERS``, parses its config in ``_parse_config``, adds its own optimisers or state in
+    `_build_learner` and `_stateful`, and implements `_update`, one policy and critic update from a
+    rollout that returns the log row and extra TensorBoard scalars. Its config needs the fields
+    ``rollout_steps``, ``gamma``, ``lam``, ``critic_learning_rate``, ``hidden_sizes``,
+    ``critic_hidden_sizes``, ``node_embedding_size``, ``log_std_init`` and ``normalize_advantages``.
+
+    Args:
+        params: config fields.
+        seed: seeds the learner's torch and numpy generators (weights, action noise, minibatches)
+            and, through them, the environment.
+    """
+
+    NAME = "actor-critic"
+    ALGORITHM = "actor-critic"
+    LOG_COLUMNS: tuple[str, ...] = ("timesteps", "episode_reward_mean")
+
+    def __init__(self, params: dict | None = None, seed: int = 0) -> None:
+        self.seed = int(seed)
+        self.config = self._parse_config(params or {}, self.NAME)
+        self.actor: SharedGaussianActor | None = None
+        self.agent_names: list[str] = []
+
+    @staticmethod
+    def _parse_config(params: dict, where: str):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ construction
+    def _build(self, env) -> None:
+        torch.set_num_threads(1)
+        config = self.config
+        shapes = shared_shapes(env, self.NAME)
+        self.agent_names, self.num_demands = shapes.agent_names, shapes.num_demands
+        self.action_low = torch.as_tensor(shapes.action_space.low, dtype=torch.float32)
+        self.action_high = torch.as_tensor(shapes.action_space.high, dtype=torch.float32)
+        self.torch_rng = torch.Generator().manual_seed(self.seed)
+        self.numpy_rng = np.random.default_rng(self.seed)
+        self.actor = SharedGaussianActor(shapes.observation_size, int(np.prod(shapes.action_space.shape)),
+                                         len(self.agent_names), config.hidden_sizes, config.node_embedding_size,
+                                         config.log_std_init, self.torch_rng)  # fmt: skip
+        self.critic = mlp(
+            [shapes.state_size, *config.critic_hidden_sizes, 1], self.torch_rng, output_gain=1.0
+        )
+        self.num_timesteps = self.updates = 0
+        self.episodes = EpisodeReturns()
+        self.observations: dict[str, np.ndarray] = {}
+        self._build_learner()
+
+    def _build_learner(self) -> None:
+        """Create the learner's own optimisers and state (after the networks exist)."""
+
+    # ------------------------------------------------------------------ acting
+    def act_all(self, observations: dict) -> dict:
+        """The deterministic joint action: each agent's Gaussian mean, clipped to its action space.
+
+        Args:
+            observations: agent name -> observation (any subset of the agents).
+
+        Returns:
+            agent name -> action (float32). Shapes [A].
+        """
+        if self.actor is None:
+            raise RlteError("agent: train() it first")
+        names = [a for a in observations if a in self.agent_names]
+        unknown = set(observations) - set(names)
+        if unknown:
+            raise RlteError(f"{self.NAME}: unknown agents {sorted(unknown)}")
+        ids = torch.tensor([self.agent_names.index(a) for a in names], dtype=torch.long)
+        with torch.no_grad():
+            mean, _ = self.actor(torch.as_tensor(stack_observations(observations, names)), ids)
+        action = torch.clamp(mean, self.action_low, self.action_high).numpy()
+        return {agent: action[i] for i, agent in enumerate(names)}
+
+    # ------------------------------------------------------------------ rollouts
+    def _collect(self, env) -> Rollout:
+        names = self.agent_names
+        ids = torch.arange(len(names))
+        observations, actions, states, rewards, dones, starts = [], [], [], [], [], []
+        truncated_states, truncated_steps = [], []
+        for t in range(self.config.rollout_steps):
+            obs = torch.as_tensor(stack_observations(self.observations, names))
+            state = np.asarray(env.state(), dtype=np.float32).ravel()
+            with torch.no_grad():
+                mean, log_std = self.actor(obs, ids)
+                action = mean + torch.exp(log_std) * torch.randn(mean.shape, generator=self.torch_rng)
+            clipped = torch.clamp(action, self.action_low, self.action_high).numpy()
+            next_obs, step_rewards, terminations, truncations, _ = env.step(
+                {a: clipped[i] for i, a in enumerate(names)}
+            )
+            reward = float(np.mean([step_rewards[a] for a in names]))
+            terminated, truncated = any(terminations.values()), any(truncations.values())
+            observations.append(obs.numpy())
+            actions.append(action.numpy())
+            states.append(state)
+            rewards.append(reward)
+            dones.append(float(terminated or truncated))
+            starts.append(self.episodes.start)
+            self.episodes.add(reward, terminated or truncated)
+            self.num_timesteps += 1
+            if terminated or truncated:
+                if truncated and not terminated:
+                    truncated_states.append(np.asarray(env.state(), dtype=np.float32).ravel())
+                    truncated_steps.append(t)
+                next_obs, _ = env.reset()
+            self.observations = {a: np.asarray(next_obs[a], dtype=np.float32) for a in names}
+        state_size = len(states[0])
+        return Rollout(
+            np.stack(observations), np.stack(actions), np.stack(states), np.asarray(rewards), np.asarray(dones),
+            np.asarray(truncated_states, dtype=np.float32).reshape(-1, state_size),
+            np.asarray(truncated_steps, dtype=np.int64), np.asarray(starts, dtype=bool),
+            np.asarray(env.state(), dtype=np.float32).ravel(),
+        )  # fmt: skip
+
+    def _advantages(self, rollout: Rollout) -> tuple[np.ndarray, np.ndarray]:
+        """GAE advantages (normalised when ``normalize_advantages``) and returns of a rollout, with
+        the critic as it is. Shapes [T] and [T]."""
+        config = self.config
+        with torch.no_grad():
+            values = self.critic(torch.as_tensor(rollout.states)).squeeze(-1).double().numpy()
+            last_value = float(self.critic(torch.as_tensor(rollout.last_state)).item())
+            rewards = rollout.rewards.copy()
+            if len(rollout.truncated_steps):
+                # a time-limit end is not a terminal state: bootstrap from the state it reached
+                final_values = (
+                    self.critic(torch.as_tensor(rollout.truncated_states)).squeeze(-1).double().numpy()
+                )
+                rewards[rollout.truncated_steps] += config.gamma * final_values
+        advantages, returns = gae(rewards, values, rollout.dones, last_value, config.gamma, config.lam)
+        if config.normalize_advantages and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        return advantages, returns
+
+    def _update(self, rollout: Rollout) -> tuple[dict, dict]:
+        """One update from a rollout. Returns the learning-log row (``LOG_COLUMNS`` but the first
+        two) and extra TensorBoard scalars."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        make_env: Callable[[], object],
+        timesteps: int,
+        *,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int = 2_000,
+        learning_log: str | os.PathLike | None = None,
+        tensorboard_dir: str | os.PathLike | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Train for ``timesteps`` environment steps in all (one step = one joint action of all
+        agents), resuming from ``checkpoint_path`` when it exists. Rollouts are whole, so training
+        stops at the first multiple of ``rollout_steps`` at or past ``timesteps``.
+
+        Args:
+            make_env: builds the `rlte.envs.te_ma.NodeRoutingParallelEnv` to train on.
+            timesteps: total environment steps.
+            checkpoint_path: exact checkpoint, written at the start of a rollout once
+                ``checkpoint_every`` steps have passed since the last, and at the end.
+            checkpoint_every: steps between checkpoints.
+            learning_log: CSV with columns ``LOG_COLUMNS``, a row per update once an episode has
+                ended; on (re)start, rows past the step training starts from are dropped.
+            tensorboard_dir: write the same scalars (and a few more) for TensorBoard there.
+            on_progress: called with the step count after every update.
+
+        Returns:
+            The number of steps trained in this call.
+        """
+        env, checkpoint = self._start(make_env, checkpoint_path)
+        already = last_saved = self.num_timesteps
+        log = LearningLog(learning_log, self.LOG_COLUMNS, tensorboard_dir, self.NAME, already)
+        try:
+            while self.num_timesteps < int(timesteps):
+                if checkpoint is not None and self.num_timesteps - last_saved >= checkpoint_every:
+                    atomic_torch_save(self._checkpoint(env), checkpoint)
+                    last_saved = self.num_timesteps
+                row, extra = self._update(self._collect(env))
+                self.updates += 1
+                log.write({"timesteps": self.num_timesteps, "episode_reward_mean": self.episodes.mean(), **row},
+                          extra)  # fmt: skip
+                if on_progress is not None:
+                    on_progress(self.num_timesteps)
+            if checkpoint is not None and self.num_timesteps != last_saved:
+                atomic_torch_save(self._checkpoint(env), checkpoint)
+        finally:
+            log.close()
+        return self.num_timesteps - already
+
+    def describe(self) -> dict:
+        """The algorithm's name, the seed and every hyperparameter."""
+        return {"algorithm": self.ALGORITHM, "seed": self.seed, **asdict(self.config)}

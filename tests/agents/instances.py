@@ -1,0 +1,38 @@
+"""Tiny instances the agent tests share (imported by the test modules of this folder)."""
+
+from __future__ import annotations
+
+from rlte.envs import make_parallel
+
+DIAMOND = "u,v,capacity\n0,1,10e9\n1,3,10e9\n0,2,5e9\n2,3,5e9\n"
+"""4-node diamond 0-1-3 (10 Gbit/s) and 0-2-3 (5 Gbit/s): uniform 1 Gbit/s demands give an even
+split MLU 0.6 and an LP optimum 0.3."""
+
+KITE = "u,v,capacity\n0,1,10e9\n1,2,10e9\n2,3,10e9\n3,0,10e9\n0,2,10e9\n3,4,10e9\n"
+"""A 4-cycle with the chord 0-2 and a tail 3-4: with k=4, demands have 1, 3 or 4 paths, so some
+path slots are invalid."""
+
+
+def write_topology(tmp_path_factory, name: str, text: str) -> str:
+    """Write an edge-list CSV into a fresh temporary folder and return its path."""
+    path = tmp_path_factory.mktemp("topology") / f"{name}.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def static_diamond(diamond: str):
+    """One uniform matrix on the diamond, episodes of 8 steps, the LP optimum in ``info``."""
+    return make_parallel("rlte/TE-MA-v0", topology=diamond, traffic="uniform:1e9", load=None, train_fraction=0.0,
+                         window=1, k=2, with_optimal=True, episode_length=8)  # fmt: skip
+
+
+def moving_diamond(diamond: str):
+    """A synthetic week of diurnal traffic on the diamond: random episode starts, changing traffic;
+    episodes of 10 steps, so checkpoints (every 64 steps) fall inside episodes."""
+    return make_parallel("rlte/TE-MA-v0", topology=diamond, traffic="diurnal:uniform:1e9", load=None, window=2,
+                         k=2, with_optimal=False, episode_length=10)  # fmt: skip
+
+
+def kite_env(kite: str):
+    return make_parallel("rlte/TE-MA-v0", topology=kite, traffic="uniform:1e9", load=None, train_fraction=0.0,
+                         window=1, k=4, with_optimal=False, episode_length=8)  # fmt: skip
