@@ -390,7 +390,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     import rlte
     from rlte.datadir import data_dir as resolve_data_dir
     from rlte.experiments.report import write_report
-    from rlte.experiments.runner import run_spec
+    from rlte.experiments.runner import made_from, run_spec
     from rlte.experiments.spec import load_spec
 
     folder = (
@@ -407,7 +407,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     found = resolve_data_dir(args.data_dir, required=False)
     data_dir = str(found) if found else None
     specs = [load_spec(folder / f"{name}.yaml", quick=args.quick, data_dir=data_dir) for name in names]
-    run_id = "quick" if args.quick else "full"
+    run_id = args.run_id or ("quick" if args.quick else "full")
+    for spec in specs:  # refuse before anything runs, not after the first spec's hour of training
+        run_dir = Path(args.runs_dir) / spec.name / run_id
+        if (run_dir / "spec.yaml").exists() and not made_from(spec, run_dir):
+            raise RlteError(
+                f"{run_dir}: made from another version of {spec.name}.yaml; pass --run-id NAME for a new "
+                f"run (or move that folder away)"
+            )
     failed = 0
     for spec in specs:
         resume = run_id if (Path(args.runs_dir) / spec.name / run_id / "spec.yaml").exists() else None
@@ -576,6 +583,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--executor", choices=["local", "ray"], default="local", help="local process pool (default) or Ray"
     )
     p.add_argument("--runs-dir", default="runs", metavar="DIR", help="root of the run store (default runs/)")
+    p.add_argument(
+        "--run-id",
+        metavar="NAME",
+        help="the runs' folder name under runs/<spec>/ (default: full, or quick with --quick); an existing "
+        "run of that name is resumed",
+    )
     p.add_argument(
         "--specs-dir", metavar="DIR", help="where the specs are (default: experiments/ of the checkout)"
     )

@@ -54,6 +54,12 @@ def cell_payload(cell: Cell) -> dict:
     }  # fmt: skip
 
 
+def made_from(spec: Spec, run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` was started from this spec (as resolved: quick mode applied)."""
+    previous = yaml.safe_load((run_dir / "spec.yaml").read_text())
+    return previous == yaml.safe_load(yaml.safe_dump(spec.resolved(), sort_keys=False))
+
+
 def prepare_run_dir(spec: Spec, runs_dir: str | os.PathLike, run_id: str | None, resume: str | None) -> Path:
     """The run folder: a new one (``run_id`` or a timestamp), or an existing one to resume
     (``resume``: a run id or ``latest``), whose spec must be the same."""
@@ -71,8 +77,7 @@ def prepare_run_dir(spec: Spec, runs_dir: str | os.PathLike, run_id: str | None,
             run_dir = base / resume
             if not (run_dir / "spec.yaml").exists():
                 raise RlteError(f"--resume {resume!r}: no run at {run_dir}")
-        previous = (run_dir / "spec.yaml").read_text()
-        if yaml.safe_load(previous) != yaml.safe_load(resolved):
+        if not made_from(spec, run_dir):
             raise RlteError(
                 f"--resume: {run_dir} was started with a different spec (start a new run instead)"
             )

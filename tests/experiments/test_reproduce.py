@@ -82,3 +82,18 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
         == 0
     )
     assert "(resuming)" in capsys.readouterr().out
+    # a spec edited since: refused before anything runs, naming the folder; --run-id starts afresh
+    last = REPRODUCTIONS["seed000"][-1]
+    edited = yaml.safe_load((specs / f"{last}.yaml").read_text())
+    edited["quick"]["training"]["timesteps"] = 64
+    (specs / f"{last}.yaml").write_text(yaml.safe_dump(edited))
+    command = ["reproduce", "seed000", "--quick", "--specs-dir", str(specs), "--runs-dir", str(tmp_path / "runs"),
+               "--no-progress"]  # fmt: skip
+    assert main(command) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        f"rlte: error: {tmp_path / 'runs' / last / 'quick'}: made from another version of {last}.yaml; "
+        "pass --run-id NAME for a new run (or move that folder away)\n"
+    )
+    assert main([*command, "--run-id", "again"]) == 0
+    assert (tmp_path / "runs" / last / "again" / "report.md").exists()
