@@ -457,14 +457,16 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame | None:
     return frame
 
 
-def _mean_curve(curves: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and confidence half-width over seeds on the timesteps every seed covers."""
+def _mean_curve(
+    curves: list[pd.DataFrame], column: str = "episode_reward_mean"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and confidence half-width of ``column`` over seeds on the timesteps every seed covers."""
     start = max(float(c["timesteps"].min()) for c in curves)
     stop = min(float(c["timesteps"].max()) for c in curves)
     grid = np.unique(np.concatenate([c["timesteps"].to_numpy(dtype=float) for c in curves]))
     grid = grid[(grid >= start) & (grid <= stop)]
     values = np.stack([
-        np.interp(grid, c["timesteps"].to_numpy(dtype=float), c["episode_reward_mean"].to_numpy(dtype=float))
+        np.interp(grid, c["timesteps"].to_numpy(dtype=float), c[column].to_numpy(dtype=float))
         for c in curves
     ])  # fmt: skip
     summaries = [summarise(values[:, i]) for i in range(grid.size)]
@@ -473,9 +475,19 @@ def _mean_curve(curves: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, np.
     return grid, mean, half
 
 
+#: Learning-log columns drawn over training: (column, y label, file stem, title). A method whose log
+#: lacks a column (only TRPO logs its KL bound ``delta``) is left out of that figure.
+CURVES = (
+    ("episode_reward_mean", "mean episode reward", "learning", "learning curves"),
+    ("delta", "KL bound delta", "trust-region", "the trust region's KL bound during training"),
+)
+
+
 def _figure_learning(
-    run: Run, group: Group, rows: pd.DataFrame, methods: list[str], folder: Path
-) -> Path | None:
+    run: Run, group: Group, rows: pd.DataFrame, methods: list[str], folder: Path,
+    column: str = "episode_reward_mean", ylabel: str = "mean episode reward", stem: str = "learning",
+    title: str = "learning curves",
+) -> Path | None:  # fmt: skip
     learned = [m for m in methods if run.methods[m]["learned"]]
     loads = sorted(rows["load"].unique())
     panels: list[tuple[float, list[tuple[str, list[pd.DataFrame]]]]] = []
@@ -489,8 +501,8 @@ def _figure_learning(
                 if cell_dir is None:
                     continue
                 curve = _read_csv(cell_dir / "learning.csv", ("timesteps", "episode_reward_mean"))
-                if curve is not None and len(curve.dropna()):
-                    curves.append(curve.dropna().sort_values("timesteps"))
+                if curve is not None and column in curve.columns and len(curve.dropna(subset=[column])):
+                    curves.append(curve.dropna(subset=[column]).sort_values("timesteps"))
             if curves:
                 lines.append((method, curves))
         if lines:
@@ -501,19 +513,17 @@ def _figure_learning(
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (load, lines) in zip(axes[0], panels):
         for method, curves in lines:
-            grid, mean, half = _mean_curve(curves)
+            grid, mean, half = _mean_curve(curves, column)
             (line,) = ax.plot(grid, mean, label=f"{method} ({len(curves)} seeds)")
             if len(curves) > 1:
                 ax.fill_between(grid, mean - half, mean + half, color=line.get_color(), alpha=0.2)
         ax.set_title(_load_heading(load))
         ax.set_xlabel("timesteps")
-        ax.set_ylabel("mean episode reward")
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(
-        f"{group.title}: learning curves, mean over seeds, band: {_percent(CONFIDENCE)} confidence interval"
-    )
-    return save_figure(fig, folder / f"learning-{_slug(*group)}.png")
+    fig.suptitle(f"{group.title}: {title}, mean over seeds, band: {_percent(CONFIDENCE)} confidence interval")
+    return save_figure(fig, folder / f"{stem}-{_slug(*group)}.png")
 
 
 def _figure_time(
@@ -747,9 +757,10 @@ def write_report(run_dir: str | Path) -> Path:
         path = _figure_load(run, group, rows, present, figures)
         if path is not None:
             made.append((f"MLU, mean delay and loss versus load, {group.title}", path))
-        path = _figure_learning(run, group, rows, present, figures)
-        if path is not None:
-            made.append((f"Learning curves, {group.title}", path))
+        for column, ylabel, stem, title in CURVES:
+            path = _figure_learning(run, group, rows, present, figures, column, ylabel, stem, title)
+            if path is not None:
+                made.append((f"{title[0].upper()}{title[1:]}, {group.title}", path))
         if group.scenario != "plain":
             for load in sorted(rows["load"].unique()):
                 path = _figure_time(run, group, rows, present, load, figures)

@@ -244,6 +244,20 @@ def test_no_lp_opt_one_seed_one_load_plain(tmp_path):
     assert sorted(p.name for p in (run / "figures").glob("*.png")) == ["learning-toy-gravity-plain.png"]
 
 
+def test_a_logged_trust_region_gets_its_figure(tmp_path):
+    """TRPO logs its KL bound: the report draws it over training (methods without it are left out)."""
+    run = make_run(tmp_path, seeds=(0, 1), loads=(0.7,), scenario="plain")
+    for log in run.glob("cells/trpo-*/learning.csv"):
+        rows = list(csv.reader(log.open()))
+        log.write_text(
+            "\n".join(",".join([*row, "delta" if i == 0 else "0.01"]) for i, row in enumerate(rows))
+        )
+    text = write_report(run).read_text()
+    figures = sorted(p.name for p in (run / "figures").glob("*.png"))
+    assert figures == ["learning-toy-gravity-plain.png", "trust-region-toy-gravity-plain.png"]
+    assert "(figures/trust-region-toy-gravity-plain.png)" in text
+
+
 def test_paper_agreement_is_stated_not_flagged(tmp_path):
     paper = {"source": "p", "values": [{"method": "ecmp", "load": 0.7, "metric": "mlu", "value": 0.81}]}
     text = write_report(make_run(tmp_path, paper=paper)).read_text()
