@@ -6,6 +6,9 @@ depend on the machine, so they are measured and reported, never asserted.
   paths and links (`rlte.sim.flow.reference_link_loads`), and a per-demand loop adding each
   path's flow to its links with numpy indexing.
 - ``env``: steps per second of every registered environment on Abilene, one core.
+- ``agents``: seed 000's multi-agent learners (TRPO with ATRA, PPO, DQN) on ``rlte/TE-MA-v0``,
+  Abilene: training steps per second (environment and updates together) and decision time per
+  interval (every node agent's action, deterministic), one core.
 - ``lp``: `rlte.baselines.lp.solve_min_mlu` on SNDlib networks (their topohub demands) and
   Gabriel graphs (gravity traffic), each case in a fresh process so its peak memory is its own.
 """
@@ -242,16 +245,59 @@ def bench_envs(quick: bool = False) -> list[dict]:
     return rows
 
 
+def bench_agents(quick: bool = False, steps: int | None = None, decisions: int | None = None) -> list[dict]:
+    """Training steps per second and decision time per interval of the multi-agent learners on
+    ``rlte/TE-MA-v0`` (sndlib/abilene, a synthetic week at 70 % load, k = 4), one core. The
+    decision time is the median over ``decisions`` calls of ``act_all`` on one interval's
+    observations (every node agent's action)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise RlteError("the agents benchmark needs torch: pip install 'rlte[rl]'") from None
+    from threadpoolctl import threadpool_limits
+
+    from rlte.envs import make_parallel
+    from rlte.experiments.methods import make_learned
+
+    steps = steps or (1024 if quick else 4096)
+    decisions = decisions or (100 if quick else 500)
+    options = {"topology": "sndlib/abilene", "traffic": "diurnal:topohub", "load": 0.7, "with_optimal": False}
+    rows = []
+    with threadpool_limits(limits=1):
+        for name, params in (
+            ("ma_trpo", {}),
+            ("ma_ppo", {}),
+            ("ma_dqn", {"learning_starts": min(1000, steps // 2)}),
+        ):
+            agent = make_learned(name, params, seed=0)
+            start = time.perf_counter()
+            trained = agent.train(lambda: make_parallel("rlte/TE-MA-v0", **options), steps)  # whole rollouts
+            train_s = time.perf_counter() - start
+            env = make_parallel("rlte/TE-MA-v0", **options)
+            observations, _ = env.reset(seed=0)
+            times = []
+            for _ in range(decisions):
+                begin = time.perf_counter()
+                agent.act_all(observations)
+                times.append(time.perf_counter() - begin)
+            rows.append({"benchmark": "agent", "method": name, "agents": len(env.possible_agents),
+                         "steps": trained, "train_steps_per_s": trained / train_s,
+                         "decision_ms": 1e3 * statistics.median(times)})  # fmt: skip
+    return rows
+
+
 def run(which: str = "all", quick: bool = False) -> list[dict]:
-    """The benchmarks by name: ``flow``, ``env``, ``lp`` or ``all``. ``quick`` shrinks them (fewer
-    repeats and steps, LP cases up to 100 nodes)."""
-    if which not in ("all", "flow", "lp", "env"):
-        raise RlteError(f"benchmark {which!r}: unknown (choose from all, flow, lp, env)")
+    """The benchmarks by name: ``flow``, ``env``, ``agents``, ``lp`` or ``all``. ``quick`` shrinks them
+    (fewer repeats and steps, LP cases up to 100 nodes)."""
+    if which not in ("all", "flow", "lp", "env", "agents"):
+        raise RlteError(f"benchmark {which!r}: unknown (choose from all, flow, env, agents, lp)")
     rows: list[dict] = []
     if which in ("all", "flow"):
         rows.append(bench_flow(quick=quick))
     if which in ("all", "env"):
         rows.extend(bench_envs(quick=quick))
+    if which in ("all", "agents"):
+        rows.extend(bench_agents(quick=quick))
     if which in ("all", "lp"):
         cases = [c for c in LP_CASES if not (quick and c[0] in ("gabriel/200/0", "gabriel/500/0"))]
         rows.extend(bench_lp(cases, repeats=3 if quick else 5))

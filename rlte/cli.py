@@ -307,6 +307,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             )
         if row["benchmark"] == "env":
             console.print(f"env {row['id']} {row['options']}: {row['steps_per_s']:,.0f} steps/s (one core)")
+        if row["benchmark"] == "agent":
+            console.print(
+                f"agent {row['method']} on rlte/TE-MA-v0 ({row['agents']} node agents), one core: "
+                f"{row['train_steps_per_s']:,.0f} training steps/s, decision {row['decision_ms']:.3f} ms per interval"
+            )
     lp_rows = [row for row in rows if row["benchmark"] == "lp_opt"]
     if lp_rows:
         table = [
@@ -600,9 +605,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="a run folder (runs/<spec>/<run-id>)")
     p.set_defaults(func=cmd_report)
 
-    p = commands.add_parser("bench", help="speed and memory benchmarks (flow model, LP)")
+    p = commands.add_parser(
+        "bench", help="speed and memory benchmarks (flow model, environments, agents, LP)"
+    )
     p.add_argument(
-        "--only", choices=["all", "flow", "env", "lp"], default="all", help="which benchmark (default all)"
+        "--only",
+        choices=["all", "flow", "env", "agents", "lp"],
+        default="all",
+        help="which benchmark (default all)",
     )
     p.add_argument("--quick", action="store_true", help="shorter runs; LP up to 100 nodes")
     p.add_argument("--json", action="store_true", help="one JSON object per result per line")
