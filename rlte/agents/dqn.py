@@ -45,8 +45,6 @@ observations, saved atomically every ``log_interval`` steps once ``checkpoint_ev
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -54,12 +52,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rlte.agents.common import atomic_torch_save
 from rlte.agents.common.actor_critic import mlp as _mlp
 from rlte.agents.common.replay import ReplayBatch, ReplayBuffer
 from rlte.agents.common.training import (
     EpisodeReturns,
-    LearningLog,
     MultiAgentCheckpointing,
     parse_config,
     require,
@@ -255,6 +251,8 @@ class DQNAgent(MultiAgentCheckpointing):
             sampling and, through it, the environment).
     """
 
+    NAME, LOG_COLUMNS = "dqn", LOG_COLUMNS
+
     def __init__(self, params: dict | None = None, seed: int = 0) -> None:
         self.seed = int(seed)
         self.config = _config(params or {}, "dqn")
@@ -398,63 +396,20 @@ class DQNAgent(MultiAgentCheckpointing):
         }
 
     # ------------------------------------------------------------------ training
-    def train(
-        self,
-        make_env: Callable[[], object],
-        timesteps: int,
-        *,
-        checkpoint_path: str | os.PathLike | None = None,
-        checkpoint_every: int = 2_000,
-        learning_log: str | os.PathLike | None = None,
-        tensorboard_dir: str | os.PathLike | None = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        """Train for ``timesteps`` environment steps in all (one step = one joint action of all
-        agents), resuming from ``checkpoint_path`` when it exists. Training runs in blocks of
-        ``log_interval`` steps (the last one shorter if ``timesteps`` is not a multiple).
-
-        Args:
-            make_env: builds the `rlte.envs.te_ma.NodeRoutingParallelEnv` to train on.
-            timesteps: total environment steps.
-            checkpoint_path: exact checkpoint, written at the start of a block once
-                ``checkpoint_every`` steps have passed since the last, and at the end.
-            checkpoint_every: steps between checkpoints.
-            learning_log: CSV with columns `LOG_COLUMNS`, a row per block once an episode has
-                ended (loss and mean Q over the block's gradient steps, empty before the first);
-                on (re)start, rows past the step training starts from are dropped.
-            tensorboard_dir: write the same scalars for TensorBoard there.
-            on_progress: called with the step count after every block.
-
-        Returns:
-            The number of steps trained in this call.
-        """
-        env, checkpoint = self._start(make_env, checkpoint_path)
-        already = last_saved = self.num_timesteps
-        log = LearningLog(learning_log, LOG_COLUMNS, tensorboard_dir, "dqn", already)
-        try:
-            while self.num_timesteps < int(timesteps):
-                if checkpoint is not None and self.num_timesteps - last_saved >= checkpoint_every:
-                    atomic_torch_save(self._checkpoint(env), checkpoint)
-                    last_saved = self.num_timesteps
-                self.recent = []
-                block_end = min(int(timesteps), self.num_timesteps + self.config.log_interval)
-                while self.num_timesteps < block_end:
-                    self._step(env)
-                learned = bool(self.recent)
-                log.write({
-                    "timesteps": self.num_timesteps, "episode_reward_mean": self.episodes.mean(),
-                    "epsilon": self.epsilon(),
-                    "loss": float(np.mean([s.loss for s in self.recent])) if learned else None,
-                    "q_mean": float(np.mean([s.q_mean for s in self.recent])) if learned else None,
-                    "gradient_steps": self.gradient_steps,
-                })  # fmt: skip
-                if on_progress is not None:
-                    on_progress(self.num_timesteps)
-            if checkpoint is not None and self.num_timesteps != last_saved:
-                atomic_torch_save(self._checkpoint(env), checkpoint)
-        finally:
-            log.close()
-        return self.num_timesteps - already
+    def _block(self, env, timesteps: int) -> tuple[dict, None]:
+        """``log_interval`` steps (fewer if ``timesteps`` comes first); the row has the loss and
+        mean Q over the block's gradient steps (empty before the first)."""
+        self.recent = []
+        block_end = min(timesteps, self.num_timesteps + self.config.log_interval)
+        while self.num_timesteps < block_end:
+            self._step(env)
+        learned = bool(self.recent)
+        return {
+            "epsilon": self.epsilon(),
+            "loss": float(np.mean([s.loss for s in self.recent])) if learned else None,
+            "q_mean": float(np.mean([s.q_mean for s in self.recent])) if learned else None,
+            "gradient_steps": self.gradient_steps,
+        }, None
 
     def describe(self) -> dict:
         """The algorithm's name, the seed and every hyperparameter."""

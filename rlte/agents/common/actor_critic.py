@@ -17,8 +17,6 @@ training loop; a learner adds its policy step (`ActorCriticLearner._update`).
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import NamedTuple
 
@@ -27,10 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from rlte.agents.common.advantages import gae
-from rlte.agents.common.checkpoints import atomic_torch_save
 from rlte.agents.common.training import (
     EpisodeReturns,
-    LearningLog,
     MultiAgentCheckpointing,
     shared_shapes,
     stack_observations,
@@ -132,9 +128,7 @@ class ActorCriticLearner(MultiAgentCheckpointing):
             and, through them, the environment.
     """
 
-    NAME = "actor-critic"
-    ALGORITHM = "actor-critic"
-    LOG_COLUMNS: tuple[str, ...] = ("timesteps", "episode_reward_mean")
+    NAME = ALGORITHM = "actor-critic"
 
     def __init__(self, params: dict | None = None, seed: int = 0) -> None:
         self.seed = int(seed)
@@ -256,55 +250,12 @@ class ActorCriticLearner(MultiAgentCheckpointing):
         two) and extra TensorBoard scalars."""
         raise NotImplementedError
 
-    # ------------------------------------------------------------------ training
-    def train(
-        self,
-        make_env: Callable[[], object],
-        timesteps: int,
-        *,
-        checkpoint_path: str | os.PathLike | None = None,
-        checkpoint_every: int = 2_000,
-        learning_log: str | os.PathLike | None = None,
-        tensorboard_dir: str | os.PathLike | None = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        """Train for ``timesteps`` environment steps in all (one step = one joint action of all
-        agents), resuming from ``checkpoint_path`` when it exists. Rollouts are whole, so training
-        stops at the first multiple of ``rollout_steps`` at or past ``timesteps``.
-
-        Args:
-            make_env: builds the `rlte.envs.te_ma.NodeRoutingParallelEnv` to train on.
-            timesteps: total environment steps.
-            checkpoint_path: exact checkpoint, written at the start of a rollout once
-                ``checkpoint_every`` steps have passed since the last, and at the end.
-            checkpoint_every: steps between checkpoints.
-            learning_log: CSV with columns ``LOG_COLUMNS``, a row per update once an episode has
-                ended; on (re)start, rows past the step training starts from are dropped.
-            tensorboard_dir: write the same scalars (and a few more) for TensorBoard there.
-            on_progress: called with the step count after every update.
-
-        Returns:
-            The number of steps trained in this call.
-        """
-        env, checkpoint = self._start(make_env, checkpoint_path)
-        already = last_saved = self.num_timesteps
-        log = LearningLog(learning_log, self.LOG_COLUMNS, tensorboard_dir, self.NAME, already)
-        try:
-            while self.num_timesteps < int(timesteps):
-                if checkpoint is not None and self.num_timesteps - last_saved >= checkpoint_every:
-                    atomic_torch_save(self._checkpoint(env), checkpoint)
-                    last_saved = self.num_timesteps
-                row, extra = self._update(self._collect(env))
-                self.updates += 1
-                log.write({"timesteps": self.num_timesteps, "episode_reward_mean": self.episodes.mean(), **row},
-                          extra)  # fmt: skip
-                if on_progress is not None:
-                    on_progress(self.num_timesteps)
-            if checkpoint is not None and self.num_timesteps != last_saved:
-                atomic_torch_save(self._checkpoint(env), checkpoint)
-        finally:
-            log.close()
-        return self.num_timesteps - already
+    def _block(self, env, timesteps: int) -> tuple[dict, dict]:
+        """One rollout and its update (rollouts are whole: training stops at the first multiple of
+        ``rollout_steps`` at or past ``timesteps``)."""
+        row, extra = self._update(self._collect(env))
+        self.updates += 1
+        return row, extra
 
     def describe(self) -> dict:
         """The algorithm's name, the seed and every hyperparameter."""

@@ -1,7 +1,8 @@
 """Plumbing of checkpointed training on ``rlte/TE-MA-v0`` shared by the multi-agent learners
-(`rlte.agents.mappo`, `rlte.agents.dqn`): hyperparameters from a dict with errors that name the
-parameter, the shapes a shared (parameter-sharing) network needs, exact snapshots of the
-environment, episode returns, checkpoint loading and the learning log.
+(`rlte.agents.trpo`, `rlte.agents.mappo`, `rlte.agents.dqn`): hyperparameters from a dict with
+errors that name the parameter, the shapes a shared (parameter-sharing) network needs, exact
+snapshots of the environment, episode returns, checkpoint loading, the learning log and the
+checkpointed training loop (`MultiAgentCheckpointing`).
 
 Everything a checkpoint holds is tensors and plain values, so it loads with
 ``torch.load(weights_only=True)``.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import deque
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import NamedTuple, TypeVar
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-# the learning-log cut is trpo.py's, reused rather than copied
+from rlte.agents.common.checkpoints import atomic_torch_save
 from rlte.errors import RlteError
 from rlte.fileio import atomic_write_text
 
@@ -272,16 +274,73 @@ def cut_log(path: Path, timesteps: int) -> None:
 
 
 class MultiAgentCheckpointing:
-    """The parts of exact checkpointing that every multi-agent learner on ``rlte/TE-MA-v0`` shares:
-    the run's identity, random states, environment snapshot, current observations and episode
-    returns, plus the learner's own state-dict objects and counters.
+    """What every multi-agent learner on ``rlte/TE-MA-v0`` shares: exact checkpoints (the run's
+    identity, random states, environment snapshot, current observations and episode returns, plus
+    the learner's own state-dict objects and counters) and the checkpointed, logged training loop.
 
     A learner sets ``config``, ``seed``, ``agent_names``, ``torch_rng``, ``numpy_rng``,
-    ``observations`` and ``episodes``, names its counters in ``COUNTERS`` (checkpoint key ->
-    attribute) and returns its networks, optimisers and buffers from `_stateful`.
+    ``observations``, ``episodes`` and ``num_timesteps``, names its counters in ``COUNTERS``
+    (checkpoint key -> attribute), returns its networks, optimisers and buffers from `_stateful`,
+    and trains one block (a rollout and its update, or a number of steps) in `_block`. ``NAME``
+    prefixes its TensorBoard scalars; ``LOG_COLUMNS`` are its learning log's columns, first
+    ``timesteps`` and ``episode_reward_mean``.
     """
 
+    NAME = "learner"
+    LOG_COLUMNS: tuple[str, ...] = ("timesteps", "episode_reward_mean")
     COUNTERS: dict[str, str] = {"timesteps": "num_timesteps"}
+
+    def _block(self, env, timesteps: int) -> tuple[dict, dict | None]:
+        """Train one block without passing ``timesteps`` steps in all. Returns the learning-log
+        row (``LOG_COLUMNS`` but the first two) and extra TensorBoard scalars (or None)."""
+        raise NotImplementedError
+
+    def train(
+        self,
+        make_env: Callable[[], object],
+        timesteps: int,
+        *,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int = 2_000,
+        learning_log: str | os.PathLike | None = None,
+        tensorboard_dir: str | os.PathLike | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Train for ``timesteps`` environment steps in all (one step = one joint action of all
+        agents), block by block, resuming from ``checkpoint_path`` when it exists.
+
+        Args:
+            make_env: builds the `rlte.envs.te_ma.NodeRoutingParallelEnv` to train on.
+            timesteps: total environment steps.
+            checkpoint_path: exact checkpoint, written at the start of a block once
+                ``checkpoint_every`` steps have passed since the last, and at the end.
+            checkpoint_every: steps between checkpoints.
+            learning_log: CSV with columns ``LOG_COLUMNS``, a row per block once an episode has
+                ended; on (re)start, rows past the step training starts from are dropped.
+            tensorboard_dir: write the same scalars (and a few more) for TensorBoard there.
+            on_progress: called with the step count after every block.
+
+        Returns:
+            The number of steps trained in this call.
+        """
+        env, checkpoint = self._start(make_env, checkpoint_path)
+        already = last_saved = self.num_timesteps
+        log = LearningLog(learning_log, self.LOG_COLUMNS, tensorboard_dir, self.NAME, already)
+        try:
+            while self.num_timesteps < int(timesteps):
+                if checkpoint is not None and self.num_timesteps - last_saved >= checkpoint_every:
+                    atomic_torch_save(self._checkpoint(env), checkpoint)
+                    last_saved = self.num_timesteps
+                row, extra = self._block(env, int(timesteps))
+                log.write({"timesteps": self.num_timesteps, "episode_reward_mean": self.episodes.mean(), **row},
+                          extra)  # fmt: skip
+                if on_progress is not None:
+                    on_progress(self.num_timesteps)
+            if checkpoint is not None and self.num_timesteps != last_saved:
+                atomic_torch_save(self._checkpoint(env), checkpoint)
+        finally:
+            log.close()
+        return self.num_timesteps - already
 
     def _stateful(self) -> dict:
         raise NotImplementedError
