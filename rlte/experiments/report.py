@@ -680,8 +680,9 @@ def _paper_findings(run: Run, groups: list[Group]) -> list[str]:
 
 
 def _learned_findings(run: Run, groups: list[Group]) -> list[str]:
-    """For every learned method, group and load: did it beat ECMP on mean MLU, and its gap to lp_opt."""
-    ecmp, lp = run.label_of("ecmp"), run.label_of("lp_opt")
+    """For every learned method, group and load: did it beat ECMP and ``lp_last`` (the LP optimum of
+    the previous interval, the simplest predictive optimiser) on mean MLU, and its gap to lp_opt."""
+    ecmp, lp, last = run.label_of("ecmp"), run.label_of("lp_opt"), run.label_of("lp_last")
     several = len(groups) > 1
     lines = []
     for method in (m for m in run.method_order() if run.methods[m]["learned"]):
@@ -705,6 +706,11 @@ def _learned_findings(run: Run, groups: list[Group]) -> list[str]:
                     if paired.n >= 2 and abs(paired.mean) <= paired.half_width:
                         text += f" (the paired difference is within its {_percent(CONFIDENCE)} confidence interval)"
                     parts.append(text)
+                if last is not None and (at_load["method"] == last).any():
+                    other = summarise(_per_seed(at_load, last, "mlu"))
+                    verdict = "beats" if own.mean < other.mean else "does not beat"
+                    text = f"{verdict} lp_last ({format_value('mlu', other.mean)})"
+                    parts.append(text if parts else f"{method} {text} {_load_phrase(load)}{where}")
                 if lp is not None and (at_load["method"] == lp).any():
                     gap = summarise(_mlu_ratio_minus_one(at_load, method, lp))
                     if gap.n:
@@ -778,7 +784,7 @@ def write_report(run_dir: str | Path) -> Path:
         if paper_lines:
             lines += ["### Against the paper", "", *paper_lines, ""]
         if learned_lines:
-            lines += ["### Learned methods against ECMP and lp_opt", "", *learned_lines, ""]
+            lines += ["### Learned methods against ECMP, lp_last and lp_opt", "", *learned_lines, ""]
     if figure_lines:
         lines += ["## Figures", "", *figure_lines]
 

@@ -29,6 +29,7 @@ BASE_MLU = {
     ("ecmp", 0.45): 0.60, ("ecmp", 0.7): 0.80,
     ("trpo", 0.45): 0.50, ("trpo", 0.7): 0.72,
     ("lp_opt", 0.45): 0.45, ("lp_opt", 0.7): 0.70,
+    ("lp_last", 0.45): 0.47, ("lp_last", 0.7): 0.74,
 }  # fmt: skip
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -256,6 +257,18 @@ def test_a_logged_trust_region_gets_its_figure(tmp_path):
     figures = sorted(p.name for p in (run / "figures").glob("*.png"))
     assert figures == ["learning-toy-gravity-plain.png", "trust-region-toy-gravity-plain.png"]
     assert "(figures/trust-region-toy-gravity-plain.png)" in text
+
+
+def test_learned_methods_are_compared_with_lp_last(tmp_path):
+    """lp_last (mean MLU 0.47 + spread at 0.45, 0.74 + spread at 0.7) beats trpo at the lower load
+    and loses to it at the higher; the sentence says which."""
+    methods = {**METHODS, "lp_last": ("lp_last", False, False)}
+    text = write_report(make_run(tmp_path, methods=methods)).read_text()
+    assert "### Learned methods against ECMP, lp_last and lp_opt" in text
+    last_low = np.mean([mlu_of("lp_last", 0.45, seed) for seed in SEEDS])
+    last_high = np.mean([mlu_of("lp_last", 0.7, seed) for seed in SEEDS])
+    assert f"; does not beat lp_last ({100 * last_low:.1f} %); its gap to lp_opt" in text
+    assert f"; beats lp_last ({100 * last_high:.1f} %); its gap to lp_opt" in text
 
 
 def test_paper_agreement_is_stated_not_flagged(tmp_path):
