@@ -510,7 +510,8 @@ def _figure_learning(
     if not panels:
         return None
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.5, 5 * len(panels)), 4.3), squeeze=False)
+    fig.subplots_adjust(top=0.8)
     for ax, (load, lines) in zip(axes[0], panels):
         for method, curves in lines:
             grid, mean, half = _mean_curve(curves, column)
@@ -522,7 +523,7 @@ def _figure_learning(
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{group.title}: {title}, mean over seeds, band: {_percent(CONFIDENCE)} confidence interval")
+    fig.suptitle(f"{group.title}: {title}\nmean over seeds, band: {_percent(CONFIDENCE)} confidence interval")
     return save_figure(fig, folder / f"{stem}-{_slug(*group)}.png")
 
 

@@ -23,6 +23,15 @@ def test_seed000_specs_validate(name, data_dir):
             assert {"sp", "ecmp", "kpath_uniform", "lp_last", "lp_opt"} <= {m.name for m in spec.methods}
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_spec_validates(path, data_dir):
+    """Specs outside `rlte reproduce` (tuning, budget, tiny) must not rot either."""
+    for quick in (False, True):
+        spec = load_spec(path, quick=quick, data_dir=str(data_dir))
+        assert spec.name == path.stem
+        assert spec.seeds and spec.methods
+
+
 def test_seed000_paper_values_use_spec_methods():
     for name in REPRODUCTIONS["seed000"]:
         raw = yaml.safe_load((ROOT / "experiments" / f"{name}.yaml").read_text())
