@@ -306,10 +306,7 @@ class DQNAgent(MultiAgentCheckpointing):
         """
         if self.q_network is None:
             raise RlteError("agent: train() it first")
-        names = [a for a in observations if a in self.agent_names]
-        unknown = set(observations) - set(names)
-        if unknown:
-            raise RlteError(f"dqn: unknown agents {sorted(unknown)}")
+        names = self._known_agents(observations)
         index = [self.agent_names.index(a) for a in names]
         slots = self._greedy(stack_observations(observations, names), index)
         actions = encode_choices(slots, self.k_slots, self.action_low, self.action_high)

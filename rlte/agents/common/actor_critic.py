@@ -176,10 +176,7 @@ class ActorCriticLearner(MultiAgentCheckpointing):
         """
         if self.actor is None:
             raise RlteError("agent: train() it first")
-        names = [a for a in observations if a in self.agent_names]
-        unknown = set(observations) - set(names)
-        if unknown:
-            raise RlteError(f"{self.NAME}: unknown agents {sorted(unknown)}")
+        names = self._known_agents(observations)
         ids = torch.tensor([self.agent_names.index(a) for a in names], dtype=torch.long)
         with torch.no_grad():
             mean, _ = self.actor(torch.as_tensor(stack_observations(observations, names)), ids)

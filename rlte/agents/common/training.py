@@ -290,6 +290,14 @@ class MultiAgentCheckpointing:
     LOG_COLUMNS: tuple[str, ...] = ("timesteps", "episode_reward_mean")
     COUNTERS: dict[str, str] = {"timesteps": "num_timesteps"}
 
+    def _known_agents(self, observations: dict) -> list[str]:
+        """The agents of ``observations``, in its order; an unknown name is an error."""
+        names = [a for a in observations if a in self.agent_names]
+        unknown = set(observations) - set(names)
+        if unknown:
+            raise RlteError(f"{self.NAME}: unknown agents {sorted(unknown)}")
+        return names
+
     def _block(self, env, timesteps: int) -> tuple[dict, dict | None]:
         """Train one block without passing ``timesteps`` steps in all. Returns the learning-log
         row (``LOG_COLUMNS`` but the first two) and extra TensorBoard scalars (or None)."""
