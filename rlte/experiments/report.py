@@ -583,6 +583,9 @@ def _header(run: Run) -> list[str]:
         f"- Cells: {cell_text}",
         f"- Seeds: {', '.join(str(s) for s in seeds)} ({len(seeds)})",
     ]
+    timesteps = (spec.get("training") or {}).get("timesteps")
+    if timesteps and any(info["learned"] for info in run.methods.values()):
+        lines.append(f"- Training: {int(timesteps):,} environment steps per learned cell")
     paper = spec.get("paper")
     if isinstance(paper, dict) and paper.get("source"):
         notes = f" ({str(paper['notes']).strip()})" if paper.get("notes") else ""

@@ -170,7 +170,7 @@ def test_header(report):
     assert text.startswith("# rlte report: fake_run\n")
     assert "two methods and the LP optimum on a toy grid" in text
     assert "- Cells: 18\n" in text
-    assert "- Seeds: 0, 1, 2 (3)" in text
+    assert "- Seeds: 0, 1, 2 (3)\n- Training: 100 environment steps per learned cell\n" in text
     assert "- Paper: seed 000, Table 1" in text
 
 
@@ -306,3 +306,9 @@ def test_unreadable_spec(tmp_path):
     with pytest.raises(RlteError, match=r"spec\.yaml: no such file"):
         write_report(run)
     assert not (run / "report.md").exists()
+
+
+def test_training_budget_is_stated_only_when_something_learned(tmp_path):
+    methods = {label: METHODS[label] for label in ("ecmp",)}
+    text = write_report(make_run(tmp_path, methods=methods, seeds=(0,), loads=(0.7,))).read_text()
+    assert "- Seeds: 0 (1)\n" in text and "Training:" not in text
