@@ -19,8 +19,10 @@ def test_seed000_specs_validate(name, data_dir):
         spec = load_spec(ROOT / "experiments" / f"{name}.yaml", quick=quick, data_dir=str(data_dir))
         assert len(spec.seeds) >= (2 if quick else 5)
         assert {"ecmp", "lp_opt"} <= {m.name for m in spec.methods}
-        if name != "seed000_atra":  # every table and figure has the five baselines
-            assert {"sp", "ecmp", "kpath_uniform", "lp_last", "lp_opt"} <= {m.name for m in spec.methods}
+        if name != "seed000_atra":  # every table and figure: the five baselines, OSPF weights, lp_paths
+            assert {"sp", "sp_weight", "ecmp", "kpath_uniform", "lp_last", "lp_paths", "lp_opt"} <= {
+                m.name for m in spec.methods
+            }
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.stem)
