@@ -7,7 +7,8 @@ A run folder (written by the experiment runner) holds ``spec.yaml`` (the resolve
 The report has, in order: a header (spec, cells, seeds, training budget, paper source); per
 (topology, traffic, scenario) group and load level, a table of every method with each metric's mean
 over seeds and the half-width of its 95 % Student-t confidence interval, the gap to ``lp_opt`` and
-the paper's values; findings in plain sentences (every disagreement with the paper beyond 10 %, and
+the paper's values, and under a non-plain scenario (bursts, failures) the loss over time (mean,
+spread, 95th percentile, maximum); findings in plain sentences (every disagreement with the paper beyond 10 %, and
 whether each learned method beat ECMP, the best classical routing and ``lp_last``); and figures
 (metric versus load, learning curves, the trust region's KL bound when logged, metrics over time
 under non-plain scenarios). Everything is written atomically: to a temporary file in the target folder,
@@ -635,6 +636,45 @@ def _table(
     return lines
 
 
+def _over_time_table(
+    run: Run, group: Group, rows: pd.DataFrame, load: float, methods: list[str]
+) -> list[str]:
+    """Loss over the evaluated intervals: per seed its mean, standard deviation over intervals, 95th
+    percentile and maximum, and the share of intervals that lose anything; each averaged over the
+    seeds that left a series. Empty when no cell left one."""
+    at_load = rows[rows["load"] == load]
+    lines = []
+    for method in methods:
+        stats_per_seed = []
+        for seed in sorted(at_load.loc[at_load["method"] == method, "seed"].unique()):
+            cell_dir = run.cell_dirs.get((method, *group[:2], load, group.scenario, int(seed)))
+            frame = (
+                None if cell_dir is None else _read_csv(cell_dir / "series.csv", ("interval", "loss_rate"))
+            )
+            if frame is None or not len(frame):
+                continue
+            loss = frame["loss_rate"].to_numpy(dtype=float)
+            stats_per_seed.append(
+                (loss.mean(), loss.std(), np.quantile(loss, 0.95), loss.max(), float(np.mean(loss > 0)))
+            )
+        if stats_per_seed:
+            mean, std, p95, peak, share = np.mean(stats_per_seed, axis=0)
+            cells = [f"{100 * v:.2f} %" for v in (mean, std, p95, peak)]
+            lines.append(
+                f"| {_cell(_legend(run, method))} | " + " | ".join(cells) + f" | {100 * share:.1f} % |"
+            )
+    if not lines:
+        return []
+    return [
+        f"Loss over time, {_load_heading(load).lower()}: statistics over the evaluated intervals, per "
+        f"seed, then averaged over seeds.",
+        "",
+        "| method | mean | std over time | 95th percentile | maximum | intervals with loss |",
+        "|---|---:|---:|---:|---:|---:|",
+        *lines,
+    ]
+
+
 def _paper_findings(run: Run, groups: list[Group]) -> list[str]:
     """One sentence per paper value: a disagreement beyond the tolerance, an agreement, or no cell."""
     several = len(groups) > 1
@@ -784,6 +824,9 @@ def write_report(run_dir: str | Path) -> Path:
         for load in sorted(rows["load"].unique()):
             lines += [f"#### {_load_heading(load)}", ""]
             lines += _table(run, group, rows, load, present, seeds) + [""]
+            if group.scenario != "plain":
+                over_time = _over_time_table(run, group, rows, load, present)
+                lines += over_time + ([""] if over_time else [])
         made = []
         path = _figure_load(run, group, rows, present, figures)
         if path is not None:

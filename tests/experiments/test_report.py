@@ -327,3 +327,19 @@ def test_learned_methods_are_compared_with_the_best_classical_routing(tmp_path):
     assert (
         f"; does not beat the best classical routing, sp_weight ({100 * high:.1f} %); beats lp_last" in text
     )
+
+
+def test_loss_over_time_table_under_a_non_plain_scenario(report):
+    """Every fake series loses 0.1 % x interval over intervals 0..5: the statistics by hand."""
+    _, text = report
+    loss = 0.001 * np.arange(6)
+    expected = [f"{100 * v:.2f} %" for v in (loss.mean(), loss.std(), np.quantile(loss, 0.95), loss.max())]
+    assert "| method | mean | std over time | 95th percentile | maximum | intervals with loss |" in text
+    for method in ("ecmp", "trpo (learned)", "lp_opt (oracle)"):
+        assert f"| {method} | " + " | ".join(expected) + " | 83.3 % |" in text
+    assert text.count("Loss over time, load") == len(LOADS)
+
+
+def test_no_loss_over_time_table_for_the_plain_scenario(tmp_path):
+    text = write_report(make_run(tmp_path, seeds=(0, 1), loads=(0.7,), scenario="plain")).read_text()
+    assert "Loss over time" not in text
