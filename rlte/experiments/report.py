@@ -8,11 +8,11 @@ The report has, in order: a header (spec, cells, seeds, training budget, paper s
 (topology, traffic, scenario) group and load level, a table of every method with each metric's mean
 over seeds and the half-width of its 95 % Student-t confidence interval, the gap to ``lp_opt`` and
 the paper's values, and under a non-plain scenario (bursts, failures) the loss over time (mean,
-spread, 95th percentile, maximum); findings in plain sentences (every disagreement with the paper beyond 10 %, and
-whether each learned method beat ECMP, the best classical routing and ``lp_last``); and figures
-(metric versus load, learning curves, the trust region's KL bound when logged, metrics over time
-under non-plain scenarios). Everything is written atomically: to a temporary file in the target folder,
-then renamed.
+spread, 95th percentile, maximum); findings in plain sentences (every disagreement with the paper
+beyond 10 %, and whether each learned method beat ECMP, the best classical routing and
+``lp_last``); and figures (metric versus load, learning curves, the trust region's KL bound when
+logged, metrics over time under non-plain scenarios). Everything is written atomically: to a
+temporary file in the target folder, then renamed.
 """
 
 from __future__ import annotations
