@@ -20,33 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from rlte.errors import RlteError
+from rlte.experiments.spec import TE_ENV_KEYS, TE_MA_ENV_KEYS
 from rlte.fileio import atomic_write_text
 from rlte.metrics import FLOW_METRICS
 
 #: Test hook: a folder. When set, each cell fails on its first attempt (a marker file remembers
 #: it), to test that executors retry failed tasks.
 FAIL_ONCE_ENV = "RLTE_TEST_FAIL_ONCE"
-
-TE_ENV_KEYS = (
-    "k",
-    "path_metric",
-    "window",
-    "observe",
-    "reward",
-    "episode_length",
-    "action_type",
-    "logit_scale",
-)
-TE_MA_ENV_KEYS = (
-    "k",
-    "path_metric",
-    "window",
-    "reward",
-    "reward_sharing",
-    "neighbours",
-    "episode_length",
-    "logit_scale",
-)
 
 
 def _freeze(value):

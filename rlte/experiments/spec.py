@@ -45,7 +45,29 @@ TOP_KEYS = {
 }  # fmt: skip
 TRAINING_KEYS = {"timesteps", "checkpoint_every"}
 EVALUATION_KEYS = {"part", "episode_length"}
-ENV_KEYS = {"k", "path_metric", "window", "observe", "reward", "episode_length", "action_type", "logit_scale"}
+#: Environment options a spec may set: those of ``rlte/TE-v0`` (single-agent learners) and of
+#: ``rlte/TE-MA-v0`` (multi-agent ones); each learner's environment takes the ones it knows.
+TE_ENV_KEYS = (
+    "k",
+    "path_metric",
+    "window",
+    "observe",
+    "reward",
+    "episode_length",
+    "action_type",
+    "logit_scale",
+)
+TE_MA_ENV_KEYS = (
+    "k",
+    "path_metric",
+    "window",
+    "reward",
+    "reward_sharing",
+    "neighbours",
+    "episode_length",
+    "logit_scale",
+)
+ENV_KEYS = set(TE_ENV_KEYS) | set(TE_MA_ENV_KEYS)
 
 
 @dataclass(frozen=True)
