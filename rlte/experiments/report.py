@@ -485,6 +485,17 @@ CURVES = (
 )
 
 
+def _cell_frames(run: Run, group: Group, rows: pd.DataFrame, method: str, load: float, name: str, columns):
+    """``(seed, frame)`` for each seed (ascending) of ``method`` at ``load`` in ``rows`` whose cell
+    left a non-empty ``name`` CSV with ``columns``."""
+    at_load = rows[(rows["method"] == method) & (rows["load"] == load)]
+    for seed in sorted(at_load["seed"].unique()):
+        cell_dir = run.cell_dirs.get((method, *group[:2], load, group.scenario, int(seed)))
+        frame = None if cell_dir is None else _read_csv(cell_dir / name, columns)
+        if frame is not None and len(frame):
+            yield int(seed), frame
+
+
 def _figure_learning(
     run: Run, group: Group, rows: pd.DataFrame, methods: list[str], folder: Path,
     column: str = "episode_reward_mean", ylabel: str = "mean episode reward", stem: str = "learning",
@@ -496,14 +507,10 @@ def _figure_learning(
     for load in loads:
         lines = []
         for method in learned:
-            seeds = sorted(rows.loc[(rows["method"] == method) & (rows["load"] == load), "seed"].unique())
             curves = []
-            for seed in seeds:
-                cell_dir = run.cell_dirs.get((method, *group[:2], load, group.scenario, int(seed)))
-                if cell_dir is None:
-                    continue
-                curve = _read_csv(cell_dir / "learning.csv", ("timesteps", "episode_reward_mean"))
-                if curve is not None and column in curve.columns and len(curve.dropna(subset=[column])):
+            columns = ("timesteps", "episode_reward_mean")
+            for _, curve in _cell_frames(run, group, rows, method, load, "learning.csv", columns):
+                if column in curve.columns and len(curve.dropna(subset=[column])):
                     curves.append(curve.dropna(subset=[column]).sort_values("timesteps"))
             if curves:
                 lines.append((method, curves))
@@ -532,20 +539,12 @@ def _figure_learning(
 def _figure_time(
     run: Run, group: Group, rows: pd.DataFrame, methods: list[str], load: float, folder: Path
 ) -> Path | None:
-    at_load = rows[rows["load"] == load]
     series = []
     for method in methods:
-        seeds = sorted(at_load.loc[at_load["method"] == method, "seed"].unique())
-        for seed in seeds:  # the lowest seed that left a series
-            cell_dir = run.cell_dirs.get((method, *group[:2], load, group.scenario, int(seed)))
-            frame = (
-                None
-                if cell_dir is None
-                else _read_csv(cell_dir / "series.csv", ("interval", *TIME_FIGURE_METRICS))
-            )
-            if frame is not None and len(frame):
-                series.append((method, int(seed), frame.sort_values("interval")))
-                break
+        columns = ("interval", *TIME_FIGURE_METRICS)
+        for seed, frame in _cell_frames(run, group, rows, method, load, "series.csv", columns):
+            series.append((method, seed, frame.sort_values("interval")))
+            break  # the lowest seed that left a series
     if not series:
         return None
     plt = pyplot()
@@ -642,17 +641,10 @@ def _over_time_table(
     """Loss over the evaluated intervals: per seed its mean, standard deviation over intervals, 95th
     percentile and maximum, and the share of intervals that lose anything; each averaged over the
     seeds that left a series. Empty when no cell left one."""
-    at_load = rows[rows["load"] == load]
     lines = []
     for method in methods:
         stats_per_seed = []
-        for seed in sorted(at_load.loc[at_load["method"] == method, "seed"].unique()):
-            cell_dir = run.cell_dirs.get((method, *group[:2], load, group.scenario, int(seed)))
-            frame = (
-                None if cell_dir is None else _read_csv(cell_dir / "series.csv", ("interval", "loss_rate"))
-            )
-            if frame is None or not len(frame):
-                continue
+        for _, frame in _cell_frames(run, group, rows, method, load, "series.csv", ("interval", "loss_rate")):
             loss = frame["loss_rate"].to_numpy(dtype=float)
             stats_per_seed.append(
                 (loss.mean(), loss.std(), np.quantile(loss, 0.95), loss.max(), float(np.mean(loss > 0)))
@@ -766,15 +758,13 @@ def _learned_findings(run: Run, groups: list[Group]) -> list[str]:
                         text += f" (the paired difference is within its {_percent(CONFIDENCE)} confidence interval)"
                     parts.append(text)
                 best = _best_classical(run, at_load)
-                if best is not None and best != ecmp:
-                    other = summarise(_per_seed(at_load, best, "mlu"))
-                    verdict = "beats" if own.mean < other.mean else "does not beat"
-                    text = f"{verdict} the best classical routing, {best} ({format_value('mlu', other.mean)})"
-                    parts.append(text if parts else f"{method} {text} {_load_phrase(load)}{where}")
+                rivals = [(best, f"the best classical routing, {best}")] if best not in (None, ecmp) else []
                 if last is not None and (at_load["method"] == last).any():
-                    other = summarise(_per_seed(at_load, last, "mlu"))
+                    rivals.append((last, "lp_last"))
+                for rival, phrase in rivals:
+                    other = summarise(_per_seed(at_load, rival, "mlu"))
                     verdict = "beats" if own.mean < other.mean else "does not beat"
-                    text = f"{verdict} lp_last ({format_value('mlu', other.mean)})"
+                    text = f"{verdict} {phrase} ({format_value('mlu', other.mean)})"
                     parts.append(text if parts else f"{method} {text} {_load_phrase(load)}{where}")
                 if lp is not None and (at_load["method"] == lp).any():
                     gap = summarise(_mlu_ratio_minus_one(at_load, method, lp))

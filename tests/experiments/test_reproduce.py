@@ -31,7 +31,6 @@ def test_every_shipped_spec_validates(path, data_dir):
     for quick in (False, True):
         spec = load_spec(path, quick=quick, data_dir=str(data_dir))
         assert spec.name == path.stem
-        assert spec.seeds and spec.methods
 
 
 def test_seed000_paper_values_use_spec_methods():
