@@ -248,7 +248,7 @@ def bench_envs(quick: bool = False) -> list[dict]:
 def bench_agents(quick: bool = False, steps: int | None = None, decisions: int | None = None) -> list[dict]:
     """Training steps per second and decision time per interval of the multi-agent learners on
     ``rlte/TE-MA-v0`` (sndlib/abilene, a synthetic week at 70 % load, k = 4), one core. The
-    decision time is the median over ``decisions`` calls of ``act_all`` on one interval's
+    decision time is the median over ``decisions`` calls of ``act`` on one interval's
     observations (every node agent's action)."""
     try:
         import torch  # noqa: F401
@@ -256,8 +256,8 @@ def bench_agents(quick: bool = False, steps: int | None = None, decisions: int |
         raise RlteError("the agents benchmark needs torch: pip install 'rlte[rl]'") from None
     from threadpoolctl import threadpool_limits
 
+    from rlte.domains import get_method
     from rlte.envs import make_parallel
-    from rlte.experiments.methods import make_learned
 
     steps = steps or (1024 if quick else 4096)
     decisions = decisions or (100 if quick else 500)
@@ -269,7 +269,7 @@ def bench_agents(quick: bool = False, steps: int | None = None, decisions: int |
             ("ma_ppo", {}),
             ("ma_dqn", {"learning_starts": min(1000, steps // 2)}),
         ):
-            agent = make_learned(name, params, seed=0)
+            agent = get_method(name).make(params, seed=0)
             start = time.perf_counter()
             trained = agent.train(lambda: make_parallel("rlte/TE-MA-v0", **options), steps)  # whole rollouts
             train_s = time.perf_counter() - start
@@ -278,7 +278,7 @@ def bench_agents(quick: bool = False, steps: int | None = None, decisions: int |
             times = []
             for _ in range(decisions):
                 begin = time.perf_counter()
-                agent.act_all(observations)
+                agent.act(observations)
                 times.append(time.perf_counter() - begin)
             rows.append({"benchmark": "agent", "method": name, "agents": len(env.possible_agents),
                          "steps": trained, "train_steps_per_s": trained / train_s,
@@ -286,19 +286,33 @@ def bench_agents(quick: bool = False, steps: int | None = None, decisions: int |
     return rows
 
 
+def _lp_rows(quick: bool) -> list[dict]:
+    cases = [c for c in LP_CASES if not (quick and c[0] in ("gabriel/200/0", "gabriel/500/0"))]
+    return bench_lp(cases, repeats=3 if quick else 5)
+
+
+#: The benchmarks by name: ``module:function`` taking ``quick`` and returning a row or rows, in the
+#: order ``all`` runs them.
+BENCHMARKS = {
+    "flow": "rlte.bench:bench_flow",
+    "env": "rlte.bench:bench_envs",
+    "agents": "rlte.bench:bench_agents",
+    "lp": "rlte.bench:_lp_rows",
+    "packet": "rlte.bench_packet:bench_packet",
+}
+
+
 def run(which: str = "all", quick: bool = False) -> list[dict]:
-    """The benchmarks by name: ``flow``, ``env``, ``agents``, ``lp`` or ``all``. ``quick`` shrinks them
-    (fewer repeats and steps, LP cases up to 100 nodes)."""
-    if which not in ("all", "flow", "lp", "env", "agents"):
-        raise RlteError(f"benchmark {which!r}: unknown (choose from all, flow, env, agents, lp)")
+    """The benchmarks by name (`BENCHMARKS`) or ``all``. ``quick`` shrinks them (fewer repeats and
+    steps, LP cases up to 100 nodes)."""
+    import importlib
+
+    if which != "all" and which not in BENCHMARKS:
+        raise RlteError(f"benchmark {which!r}: unknown (choose from all, {', '.join(BENCHMARKS)})")
     rows: list[dict] = []
-    if which in ("all", "flow"):
-        rows.append(bench_flow(quick=quick))
-    if which in ("all", "env"):
-        rows.extend(bench_envs(quick=quick))
-    if which in ("all", "agents"):
-        rows.extend(bench_agents(quick=quick))
-    if which in ("all", "lp"):
-        cases = [c for c in LP_CASES if not (quick and c[0] in ("gabriel/200/0", "gabriel/500/0"))]
-        rows.extend(bench_lp(cases, repeats=3 if quick else 5))
+    for name, path in BENCHMARKS.items():
+        if which in ("all", name):
+            module, _, function = path.partition(":")
+            result = getattr(importlib.import_module(module), function)(quick=quick)
+            rows.extend(result if isinstance(result, list) else [result])
     return rows

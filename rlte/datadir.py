@@ -7,6 +7,7 @@ developer checkout, ``../shared/data`` beside the repository.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -45,8 +46,23 @@ def data_dir(explicit: str | os.PathLike | None = None, *, required: bool = True
 
 
 def data_file(relative: str, explicit: str | os.PathLike | None = None) -> Path:
-    """A file inside the data directory, with a clear error when it is missing."""
+    """A file inside the data directory, with a clear error when it is missing.
+
+    Args:
+        relative: the file's path inside the data directory (``abilene/AbileneTM``).
+        explicit: the data directory given by the caller (see `data_dir`).
+
+    Returns:
+        The file's path.
+
+    Raises:
+        RlteError: no data directory, or the file is missing from it (files of close names in
+            its folder are suggested).
+    """
     path = data_dir(explicit) / relative
     if not path.exists():
-        raise RlteError(f"{path}: missing from the data directory")
+        siblings = sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else []
+        close = difflib.get_close_matches(path.name, siblings, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        raise RlteError(f"{path}: missing from the data directory{hint}")
     return path

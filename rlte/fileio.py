@@ -1,26 +1,48 @@
-"""Files rlte writes and reads itself: atomic text writes, YAML with one-line errors.
+"""Files rlte writes and reads itself: atomic writes, YAML with one-line errors.
 
 Atomic: a temporary file in the target folder, flushed, then renamed over the target, so a reader
-(or a run killed mid-write) sees the old content or the new one, never a torn file.
+(or a run killed mid-write) sees the old content or the new one, never a torn file. The file gets
+the permissions of any file a tool creates (0666 less the umask), not ``tempfile.mkstemp``'s 0600.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from rlte.errors import RlteError
 
+#: Flags of a new temporary file: created, never an existing one (nor a symbolic link's target).
+_CREATE_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """Open a new, empty file beside ``path``; returns its descriptor and name.
+
+    It is opened with mode 0666 so that the kernel applies the umask (and a folder's default ACL)
+    as for any file a program creates: results, reports and checkpoints are as readable as the
+    user's other files. Reading the umask instead (``os.umask`` sets it to read it) would race with
+    other threads creating files."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}-{secrets.token_hex(4)}.partial"
+        try:
+            return os.open(tmp, _CREATE_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no unused temporary name after 100 tries")
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *, binary: bool = False) -> None:
     """Call ``write(handle)`` on a temporary file in ``path``'s folder (created if needed), flush
-    it to disk, then rename it over ``path``."""
+    it to disk, then rename it over ``path``. The file's mode is 0666 less the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".partial", dir=path.parent)
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as handle:
             write(handle)
@@ -28,7 +50,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *, binary
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
 
 
@@ -43,9 +65,11 @@ def read_yaml(path: str | os.PathLike, *, missing: str = "no such file"):
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RlteError(f"{path}: {missing}") from None
+    except UnicodeDecodeError:
+        raise RlteError(f"{path}: not a text file (not UTF-8)") from None
     except OSError as err:
         raise RlteError(f"{path}: cannot read ({err.strerror or err})") from None
     try:
@@ -53,4 +77,7 @@ def read_yaml(path: str | os.PathLike, *, missing: str = "no such file"):
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise RlteError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+        detail = getattr(err, "problem", None) or (str(err).splitlines() or [type(err).__name__])[0]
+        raise RlteError(f"{path}{where}: not valid YAML ({detail})") from None
+    except ValueError as err:  # a scalar YAML accepts but cannot convert, e.g. the date 2020-02-30
+        raise RlteError(f"{path}: not valid YAML ({err})") from None

@@ -7,12 +7,12 @@ target folder, then renamed.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from rlte.errors import RlteError
+from rlte.fileio import atomic_write
 
 
 def pyplot():
@@ -30,15 +30,12 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise RlteError(f"{path}: folder {str(path.parent)!r} does not exist")
-    suffix = path.suffix or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent or ".")
-    os.close(fd)
+    fmt = path.suffix[1:] or "png"
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        atomic_write(
+            path, lambda handle: fig.savefig(handle, format=fmt, dpi=120, bbox_inches="tight"), binary=True
+        )
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         pyplot().close(fig)
     return path
 

@@ -22,7 +22,7 @@ def test_agents_benchmark_reports_each_learner():
 
 def test_unknown_benchmark_is_a_one_line_error(capsys):
     with pytest.raises(
-        RlteError, match=r"benchmark 'speed': unknown \(choose from all, flow, env, agents, lp\)"
+        RlteError, match=r"benchmark 'speed': unknown \(choose from all, flow, env, agents, lp, packet\)"
     ):
         run("speed")
     with pytest.raises(SystemExit) as exit_info:  # the CLI's choices reject it first

@@ -169,7 +169,7 @@ def test_bad_inputs_give_one_line_and_exit_2(capsys, tmp_path):
         ),
         (
             ["baselines", "--topology", "nsfnet14", "--traffic", "uniform:1e6", "--train-fraction", "1.5"],
-            "train fraction 1.5",
+            "--train-fraction 1.5: must be >= 0 and < 1",
         ),
     ]
     for argv, message in cases:

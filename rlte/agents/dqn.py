@@ -6,7 +6,7 @@ embedding of its node, as TRPO's actor (`rlte.agents.trpo.SharedGaussianActor`),
 ("branching") head of one Q-value per demand and path slot, ``Q(o_i, i)[j, k]``, shape [N - 1, K].
 The value of an agent's joint choice ``a_i = (a_i1, ..., a_i,N-1)`` is the mean over its demands,
 ``Q_i(o_i, a_i) = mean_j Q(o_i, i)[j, a_ij]``, so the greedy joint choice is the per-demand argmax
-over the demand's valid slots (``env.core.mask``; an invalid slot is never chosen, greedily or at
+over the demand's valid slots (``env.path_mask(agent)``; an invalid slot is never chosen, greedily or at
 random).
 
 The target is per demand (Double DQN, Huber loss, every agent learns from the shared reward
@@ -53,84 +53,51 @@ import torch
 from torch import Tensor, nn
 
 from rlte.agents.common.actor_critic import mlp as _mlp
+from rlte.agents.common.configs import AgentConfig
 from rlte.agents.common.replay import ReplayBatch, ReplayBuffer
-from rlte.agents.common.training import (
-    EpisodeReturns,
-    MultiAgentCheckpointing,
-    parse_config,
-    require,
-    shared_shapes,
-    stack_observations,
-)
+from rlte.agents.common.training import EpisodeReturns, MultiAgentLearner, shared_shapes, stack_observations
 from rlte.errors import RlteError
+from rlte.options import option
 
 LOG_COLUMNS = ("timesteps", "episode_reward_mean", "epsilon", "loss", "q_mean", "gradient_steps")
 
 
 @dataclass
-class DQNConfig:
+class DQNConfig(AgentConfig):
     """Hyperparameters of multi-agent DQN with a factored (per-demand) head."""
 
-    buffer_size: int = 20_000
+    buffer_size: int = option(20_000, ge=1)
     """Transitions (joint steps of every agent) the replay buffer keeps."""
-    learning_starts: int = 1_000
+    learning_starts: int = option(1_000, ge=0)
     """Environment steps before the first gradient step."""
-    batch_size: int = 64
+    batch_size: int = option(64, ge=1)
     """Transitions per gradient step (each holds every agent's decision)."""
-    learning_rate: float = 5e-4
+    learning_rate: float = option(5e-4, gt=0.0)
     """Adam step size."""
-    gamma: float = 0.9
+    gamma: float = option(0.9, ge=0.0, le=1.0)
     """Discount factor (routing rewards are nearly myopic)."""
-    train_frequency: int = 4
+    train_frequency: int = option(4, ge=1)
     """Environment steps between gradient phases (4, as in Mnih et al. 2015)."""
-    gradient_steps: int = 1
+    gradient_steps: int = option(1, ge=1)
     """Gradient steps per phase."""
-    target_update_interval: int = 500
+    target_update_interval: int = option(500, ge=1)
     """Environment steps between copies of the online network into the target network."""
     double_q: bool = True
     """Double DQN: the online network picks the next slot, the target network values it."""
-    exploration_steps: int = 10_000
+    exploration_steps: int = option(10_000, ge=1)
     """Environment steps over which epsilon falls linearly from its start to its end."""
-    epsilon_start: float = 1.0
+    epsilon_start: float = option(1.0, ge=0.0, le=1.0)
     """Initial probability that a demand takes a random valid slot."""
-    epsilon_end: float = 0.05
+    epsilon_end: float = option(0.05, ge=0.0, le=1.0)
     """Final probability that a demand takes a random valid slot."""
-    max_grad_norm: float = 10.0
+    max_grad_norm: float = option(10.0, gt=0.0)
     """The gradient is rescaled to at most this norm."""
-    hidden_sizes: tuple[int, ...] = (64, 64)
+    hidden_sizes: tuple[int, ...] = option((64, 64), ge=1)
     """Hidden layer sizes of the shared Q-network."""
-    node_embedding_size: int = 8
+    node_embedding_size: int = option(8, ge=1)
     """Size of the learned node embedding appended to each agent's observation."""
-    log_interval: int = 512
+    log_interval: int = option(512, ge=1)
     """Environment steps between learning-log rows (and the points where checkpoints may be written)."""
-
-
-def _config(params: dict, where: str) -> DQNConfig:
-    config = parse_config(DQNConfig, params, where)
-    for name in ("buffer_size", "batch_size", "train_frequency", "gradient_steps", "target_update_interval",
-                 "exploration_steps", "node_embedding_size", "log_interval"):  # fmt: skip
-        require(getattr(config, name) >= 1, where, name, ">= 1")
-    require(config.learning_starts >= 0, where, "learning_starts", ">= 0")
-    require(config.learning_rate > 0, where, "learning_rate", "> 0")
-    require(0.0 <= config.gamma <= 1.0, where, "gamma", "in [0, 1]")
-    require(0.0 <= config.epsilon_start <= 1.0, where, "epsilon_start", "in [0, 1]")
-    require(0.0 <= config.epsilon_end <= 1.0, where, "epsilon_end", "in [0, 1]")
-    require(config.max_grad_norm > 0, where, "max_grad_norm", "> 0")
-    require(all(size >= 1 for size in config.hidden_sizes), where, "hidden_sizes", "positive sizes")
-    return config
-
-
-def check_params(params: dict, where: str) -> None:
-    """Validate parameters before a run starts.
-
-    Args:
-        params: `DQNConfig` fields.
-        where: names the run in error messages.
-
-    Raises:
-        RlteError: naming the first bad parameter.
-    """
-    _config(params, where)
 
 
 # ---------------------------------------------------------------------- choices
@@ -238,7 +205,7 @@ class TrainStats(NamedTuple):
 
 
 # ---------------------------------------------------------------------- the agent
-class DQNAgent(MultiAgentCheckpointing):
+class DQNAgent(MultiAgentLearner):
     """Multi-agent DQN (shared Q-network with node embeddings, per-demand Double-DQN targets) on
     ``rlte/TE-MA-v0``; see the module docstring for the target and the action encoding.
 
@@ -255,7 +222,7 @@ class DQNAgent(MultiAgentCheckpointing):
 
     def __init__(self, params: dict | None = None, seed: int = 0) -> None:
         self.seed = int(seed)
-        self.config = _config(params or {}, "dqn")
+        self.config = DQNConfig.parse(params or {}, "dqn")
         self.q_network: SharedQNetwork | None = None
         self.agent_names: list[str] = []
 
@@ -265,17 +232,16 @@ class DQNAgent(MultiAgentCheckpointing):
         config = self.config
         shapes = shared_shapes(env, "dqn")
         self.agent_names = names = shapes.agent_names
-        core = getattr(env, "core", None)
-        if core is None or not hasattr(env, "own_demands"):
-            raise RlteError("dqn: needs rlte/TE-MA-v0 (its path mask and demand numbering)")
-        self.k_slots = int(core.k_slots)
-        self.demands_per_agent = int(np.prod(shapes.action_space.shape)) // self.k_slots
-        # row u: the valid slots of node u's own demands
-        self.mask = np.stack([core.mask[env.own_demands[u]] for u in range(len(names))]).astype(bool)
+        if not hasattr(env, "path_mask"):
+            raise RlteError("dqn: needs rlte/TE-MA-v0 (each agent's valid path slots, path_mask)")
+        # row u: the valid slots of agent u's own demands
+        self.mask = np.stack([env.path_mask(agent) for agent in names]).astype(bool)
+        self.k_slots = int(self.mask.shape[-1])
+        self.demands_per_agent = int(self.mask.shape[1])
         self.mask_tensor = torch.as_tensor(self.mask)
         self.action_low = float(np.min(shapes.action_space.low))
         self.action_high = float(np.max(shapes.action_space.high))
-        self.chosen_share = chosen_share(float(getattr(env, "logit_scale", 1.0)), int(self.mask.sum(-1).max()),
+        self.chosen_share = chosen_share(float(env.options.logit_scale), int(self.mask.sum(-1).max()),
                                          self.action_low, self.action_high)  # fmt: skip
         self.torch_rng = torch.Generator().manual_seed(self.seed)
         self.numpy_rng = np.random.default_rng(self.seed)
@@ -294,7 +260,7 @@ class DQNAgent(MultiAgentCheckpointing):
         self.recent: list[TrainStats] = []
 
     # ------------------------------------------------------------------ acting
-    def act_all(self, observations: dict) -> dict:
+    def act(self, observations: dict) -> dict:
         """The greedy joint action: each demand's best valid slot, encoded as logits
         (`encode_choices`).
 

@@ -34,78 +34,31 @@ from torch import Tensor
 
 from rlte.agents.common import gaussian_log_prob
 from rlte.agents.common.actor_critic import ActorCriticLearner, Rollout
-from rlte.agents.common.training import parse_config, require
+from rlte.agents.common.configs import ActorCriticConfig
+from rlte.options import option
 
 LOG_COLUMNS = ("timesteps", "episode_reward_mean", "kl", "clip_fraction", "epochs", "critic_loss")
 
 
 @dataclass
-class PPOConfig:
-    """Hyperparameters of multi-agent PPO (defaults shared with `rlte.agents.trpo.TRPOConfig` where
-    the two have the same field)."""
+class PPOConfig(ActorCriticConfig):
+    """Hyperparameters of multi-agent PPO (the fields shared with `rlte.agents.trpo.TRPOConfig`
+    in `ActorCriticConfig`)."""
 
-    rollout_steps: int = 512
-    """Environment steps per rollout (and per policy update); each step is one decision per agent."""
-    gamma: float = 0.9
-    """Discount factor (routing rewards are nearly myopic)."""
-    lam: float = 0.95
-    """GAE parameter."""
-    clip_range: float = 0.2
+    clip_range: float = option(0.2, gt=0.0)
     """The surrogate clips the probability ratio to [1 - clip_range, 1 + clip_range]."""
-    epochs: int = 10
+    epochs: int = option(10, ge=1)
     """Passes over each rollout."""
-    minibatch_size: int = 64
+    minibatch_size: int = option(64, ge=1)
     """Steps per minibatch (each step holds every agent's decision)."""
-    learning_rate: float = 3e-4
+    learning_rate: float = option(3e-4, gt=0.0)
     """Adam step size of the actor."""
-    entropy_coef: float = 0.0
+    entropy_coef: float = option(0.0, ge=0.0)
     """Weight of the policy's entropy bonus."""
-    max_grad_norm: float = 0.5
+    max_grad_norm: float = option(0.5, gt=0.0)
     """The actor's gradient is rescaled to at most this norm."""
-    target_kl: float | None = None
+    target_kl: float | None = option(None, gt=0.0)
     """Stop a rollout's epochs once a minibatch's approximate KL exceeds this (None: never)."""
-    critic_learning_rate: float = 1e-3
-    """Adam step size of the critic."""
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of the shared actor."""
-    critic_hidden_sizes: tuple[int, ...] = (128, 128)
-    """Hidden layer sizes of the centralised critic."""
-    node_embedding_size: int = 8
-    """Size of the learned node embedding appended to each agent's observation."""
-    log_std_init: float = -1.0
-    """Initial log standard deviation of the Gaussian policy."""
-    normalize_advantages: bool = True
-    """Standardise advantages over each rollout."""
-
-
-def _config(params: dict, where: str) -> PPOConfig:
-    config = parse_config(PPOConfig, params, where)
-    for name in ("rollout_steps", "epochs", "minibatch_size", "node_embedding_size"):
-        require(getattr(config, name) >= 1, where, name, ">= 1")
-    require(0.0 <= config.gamma <= 1.0, where, "gamma", "in [0, 1]")
-    require(0.0 <= config.lam <= 1.0, where, "lam", "in [0, 1]")
-    require(config.clip_range > 0, where, "clip_range", "> 0")
-    require(config.learning_rate > 0, where, "learning_rate", "> 0")
-    require(config.critic_learning_rate > 0, where, "critic_learning_rate", "> 0")
-    require(config.entropy_coef >= 0, where, "entropy_coef", ">= 0")
-    require(config.max_grad_norm > 0, where, "max_grad_norm", "> 0")
-    require(config.target_kl is None or config.target_kl > 0, where, "target_kl", "> 0 or None")
-    for name in ("hidden_sizes", "critic_hidden_sizes"):
-        require(all(size >= 1 for size in getattr(config, name)), where, name, "positive sizes")
-    return config
-
-
-def check_params(params: dict, where: str) -> None:
-    """Validate parameters before a run starts.
-
-    Args:
-        params: `PPOConfig` fields.
-        where: names the run in error messages.
-
-    Raises:
-        RlteError: naming the first bad parameter.
-    """
-    _config(params, where)
 
 
 def clipped_surrogate_loss(ratio: Tensor, advantages: Tensor, clip_range: float) -> Tensor:
@@ -136,7 +89,7 @@ class PPOAgent(ActorCriticLearner):
 
     NAME, ALGORITHM, LOG_COLUMNS = "ppo", "MAPPO", LOG_COLUMNS
     COUNTERS = {"timesteps": "num_timesteps", "updates": "updates"}
-    _parse_config = staticmethod(_config)
+    CONFIG = PPOConfig
 
     def _build_learner(self) -> None:
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=self.config.learning_rate)

@@ -1,87 +1,137 @@
 """Stable-Baselines3 (and sb3-contrib) on-policy algorithms as rlte agents: PPO, A2C and TRPO on
 ``rlte/TE-v0``, as reference points for the seed papers' own methods.
 
-Training checkpoints are exact: at the start of every rollout (every ``checkpoint_every`` steps) the
-agent saves the policy and optimiser, every random state involved (torch, numpy's global state
-that SB3's minibatch sampler uses, Python's, the environment's generator) and the environment's
-episode state, so a run killed and resumed ends with the same policy as an uninterrupted one.
-Checkpoints hold tensors and plain values only and load with ``torch.load(weights_only=True)``:
-loading never executes code from the file.
+They train in rlte's checkpointed loop (`rlte.agents.common.training.CheckpointedLearner`): a
+block is one SB3 rollout and its update (``learn`` for ``n_steps``, continuing the count; the
+result equals one long ``learn``). Checkpoints are exact: at the start of a block (every
+``checkpoint_every`` steps) the agent saves the policy and optimiser, every random state involved
+(torch's, numpy's global state that SB3's minibatch sampler uses, Python's), the environment's
+state through the rlte contract, the Monitor's episode in progress and the episode-reward buffer,
+so a run killed and resumed ends with the same policy and the same learning log as an
+uninterrupted one. Checkpoints hold tensors and plain values only and load with
+``torch.load(weights_only=True)``: loading never executes code from the file.
 """
 
 from __future__ import annotations
 
-import csv
-import os
 import random
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from collections import deque
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rlte.agents.common.configs import AgentConfig
+from rlte.agents.common.training import CheckpointedLearner
 from rlte.errors import RlteError
+from rlte.options import option
 
 ALGORITHMS = ("PPO", "A2C", "TRPO")
 
 
 @dataclass
-class SB3Config:
+class SB3Config(AgentConfig):
     """Hyperparameters passed to the Stable-Baselines3 algorithm."""
 
-    learning_rate: float = 3e-4
+    learning_rate: float = option(3e-4, gt=0.0)
     """Adam step size (1e-3 diverged to NaN on Abilene's real week within 20k steps)."""
-    n_steps: int = 256
+    n_steps: int = option(256, ge=1)
     """Environment steps per rollout (and per update)."""
-    batch_size: int = 64
+    batch_size: int = option(64, ge=1)
     """Minibatch size (PPO only)."""
-    n_epochs: int = 10
+    n_epochs: int = option(10, ge=1)
     """Passes over each rollout (PPO only)."""
-    gamma: float = 0.9
+    gamma: float = option(0.9, ge=0.0, le=1.0)
     """Discount factor (routing rewards are nearly myopic)."""
-    gae_lambda: float = 0.95
+    gae_lambda: float = option(0.95, ge=0.0, le=1.0)
     """GAE parameter."""
     log_std_init: float = -1.0
     """Initial log standard deviation of the Gaussian policy."""
-    net_arch: tuple[int, ...] = (128, 128)
+    net_arch: tuple[int, ...] = option((128, 128), ge=1)
     """Hidden layer sizes of the actor and the critic."""
-    target_kl: float = 0.01
+    target_kl: float = option(0.01, gt=0.0)
     """KL bound of a TRPO step (TRPO only)."""
 
 
-def _config(params: dict, where: str) -> SB3Config:
-    known = {f.name for f in fields(SB3Config)}
-    for key in params:
-        if key not in known:
-            raise RlteError(f"{where}: unknown parameter {key!r} (known: {', '.join(sorted(known))})")
-    values = dict(params)
-    if "net_arch" in values:
-        values["net_arch"] = tuple(int(x) for x in values["net_arch"])
-    return SB3Config(**values)
+class _Episodes:
+    """SB3's episode bookkeeping seen as rlte's `EpisodeReturns`: the mean return of the model's
+    episode-info buffer, and a state holding that buffer and the Monitor's episode in progress."""
+
+    def __init__(self, agent: SB3Agent) -> None:
+        self.agent = agent
+
+    def mean(self) -> float | None:
+        buffer = self.agent.model.ep_info_buffer
+        return float(np.mean([e["r"] for e in buffer])) if buffer else None
+
+    def state_dict(self) -> dict:
+        model = self.agent.model
+        monitor = model.get_env().envs[0]
+        return {
+            # the Monitor's wall-clock "t" is not part of the run: a resumed buffer has t = 0
+            "buffer": [[float(e["r"]), int(e["l"])] for e in model.ep_info_buffer or []],
+            "buffer_size": int(model._stats_window_size),
+            "episode_num": int(model._episode_num),
+            "rewards": [float(r) for r in monitor.rewards],
+            "total_steps": int(monitor.total_steps),
+            "episode_returns": [float(r) for r in monitor.episode_returns],
+            "episode_lengths": [int(n) for n in monitor.episode_lengths],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        model = self.agent.model
+        monitor = model.get_env().envs[0]
+        model.ep_info_buffer = deque(({"r": r, "l": n, "t": 0.0} for r, n in state["buffer"]),
+                                     maxlen=int(state["buffer_size"]))  # fmt: skip
+        if model.ep_success_buffer is None:  # unused here (no "is_success" infos), but SB3 wants one
+            model.ep_success_buffer = deque(maxlen=int(state["buffer_size"]))
+        model._episode_num = int(state["episode_num"])
+        monitor.rewards = list(state["rewards"])
+        monitor.total_steps = int(state["total_steps"])
+        monitor.episode_returns = list(state["episode_returns"])
+        monitor.episode_lengths = list(state["episode_lengths"])
+        monitor.needs_reset = False
 
 
-def check_params(params: dict, where: str) -> None:
-    """Validate parameters before a run starts."""
-    _config(params, where)
-
-
-class SB3Agent:
-    """An SB3 on-policy algorithm on a single ``rlte/TE-v0`` environment.
+class SB3Agent(CheckpointedLearner):
+    """An SB3 on-policy algorithm on a single ``rlte/TE-v0`` environment (`SB3PPO`, `SB3A2C`,
+    `SB3TRPO` name the algorithm).
 
     Args:
-        algorithm: ``PPO``, ``A2C`` or ``TRPO`` (sb3-contrib).
         params: `SB3Config` fields.
         seed: seeds the algorithm (torch, numpy, Python) and the environment.
+        algorithm: ``PPO``, ``A2C`` or ``TRPO`` (sb3-contrib); the subclass's by default.
     """
 
-    def __init__(self, algorithm: str, params: dict | None = None, seed: int = 0) -> None:
-        if algorithm not in ALGORITHMS:
-            raise RlteError(f"algorithm {algorithm!r}: unknown (choose from {', '.join(ALGORITHMS)})")
-        self.algorithm, self.seed = algorithm, int(seed)
-        self.config = _config(params or {}, f"sb3_{algorithm.lower()}")
+    ALGORITHM = "PPO"
+    COUNTERS = {"timesteps": "num_timesteps", "updates": "n_updates"}
+
+    def __init__(self, params: dict | None = None, seed: int = 0, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm or self.ALGORITHM
+        if self.algorithm not in ALGORITHMS:
+            raise RlteError(f"algorithm {self.algorithm!r}: unknown (choose from {', '.join(ALGORITHMS)})")
+        self.NAME = f"sb3_{self.algorithm.lower()}"
+        self.seed = int(seed)
+        self.config = SB3Config.parse(params or {}, self.NAME)
         self.model = None
 
-    def _build(self, env):
+    # SB3 keeps the step and update counts on the model
+    @property
+    def num_timesteps(self) -> int:
+        return int(self.model.num_timesteps) if self.model is not None else 0
+
+    @num_timesteps.setter
+    def num_timesteps(self, value: int) -> None:
+        self.model.num_timesteps = int(value)
+
+    @property
+    def n_updates(self) -> int:
+        return int(getattr(self.model, "_n_updates", 0))
+
+    @n_updates.setter
+    def n_updates(self, value: int) -> None:
+        self.model._n_updates = int(value)
+
+    def _build(self, env) -> None:
         import torch
 
         if self.algorithm == "TRPO":
@@ -99,136 +149,55 @@ class SB3Agent:
         if self.algorithm == "TRPO":
             kwargs.update(batch_size=config.n_steps, target_kl=config.target_kl)
         torch.set_num_threads(1)
-        return algorithm_class("MlpPolicy", env, **kwargs)
+        self.model = algorithm_class("MlpPolicy", env, **kwargs)
+        self.episodes = _Episodes(self)
 
-    # ------------------------------------------------------------------ checkpoints
-    def _checkpoint(self) -> dict:
-        import torch
-
-        model = self.model
-        vec = model.get_env()
-        monitor = vec.envs[0]
-        env = monitor.unwrapped
-        name, keys, position, has_gauss, cached = np.random.get_state()
-        return {
-            "num_timesteps": int(model.num_timesteps),
-            "n_updates": int(getattr(model, "_n_updates", 0)),
-            "policy": model.policy.state_dict(),
-            "optimizer": model.policy.optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "numpy_rng": [
-                name,
-                torch.from_numpy(keys.astype(np.int64)),
-                int(position),
-                int(has_gauss),
-                float(cached),
-            ],
-            "python_rng": random.getstate(),
-            "env_rng": env.np_random.bit_generator.state,
-            "env_state": {
-                key: (torch.from_numpy(value) if isinstance(value, np.ndarray) else value)
-                for key, value in env.core.get_state().items()
-            },  # fmt: skip
-            "monitor": {
-                "rewards": [float(r) for r in monitor.rewards],
-                "total_steps": int(monitor.total_steps),
-            },
-            "last_obs": torch.from_numpy(np.asarray(model._last_obs)),
-            "last_episode_starts": torch.from_numpy(np.asarray(model._last_episode_starts)),
-        }
-
-    def _restore(self, state: dict) -> None:
-        import torch
-
-        model = self.model
-        model.policy.load_state_dict(state["policy"])
-        model.policy.optimizer.load_state_dict(state["optimizer"])
-        model.num_timesteps = state["num_timesteps"]
-        model._n_updates = state["n_updates"]
-        torch.set_rng_state(state["torch_rng"])
-        name, keys, position, has_gauss, cached = state["numpy_rng"]
-        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
-        random.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in state["python_rng"]))
-        vec = model.get_env()
-        monitor = vec.envs[0]
-        env = monitor.unwrapped
-        env.core.set_state({key: (value.numpy() if isinstance(value, torch.Tensor) else value)
-                            for key, value in state["env_state"].items()})  # fmt: skip
-        env.np_random.bit_generator.state = state["env_rng"]
-        monitor.rewards = list(state["monitor"]["rewards"])
-        monitor.total_steps = state["monitor"]["total_steps"]
-        monitor.needs_reset = False
-        model._last_obs = state["last_obs"].numpy()
-        model._last_episode_starts = state["last_episode_starts"].numpy()
-
-    # ------------------------------------------------------------------ training
-    def train(
-        self,
-        make_env: Callable[[], object],
-        timesteps: int,
-        *,
-        checkpoint_path: str | os.PathLike | None = None,
-        checkpoint_every: int = 2_000,
-        learning_log: str | os.PathLike | None = None,
-        tensorboard_dir: str | os.PathLike | None = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        """Train for ``timesteps`` environment steps in all, resuming from ``checkpoint_path`` when
-        it exists. Returns the number of steps trained in this call."""
-        from stable_baselines3.common.callbacks import BaseCallback
-
-        from rlte.agents.common.checkpoints import atomic_torch_save
-        from rlte.agents.common.training import load_checkpoint
-
-        env = make_env()
-        self.model = self._build(env)
-        checkpoint = Path(checkpoint_path) if checkpoint_path else None
+    def _on_start(self, env, tensorboard_dir) -> None:
         if tensorboard_dir is not None:
             from stable_baselines3.common.logger import configure
 
             self.model.set_logger(configure(str(tensorboard_dir), ["tensorboard"]))
-        state = load_checkpoint(checkpoint)
-        if state is not None:
-            self.model.env.reset()  # initialise the vector env's buffers, then overwrite its state
-            self._restore(state)
-        already = int(self.model.num_timesteps)
-        log_path = Path(learning_log) if learning_log else None
-        agent = self
 
-        class Checkpoints(BaseCallback):
-            def __init__(self) -> None:
-                super().__init__()
-                self.last_saved = already
+    def _first_reset(self, env) -> None:
+        """SB3 resets (and seeds) the environment at the start of its first ``learn``."""
 
-            def _on_rollout_start(self) -> None:
-                steps = int(self.model.num_timesteps)
-                if checkpoint is not None and steps - self.last_saved >= checkpoint_every:
-                    atomic_torch_save(agent._checkpoint(), checkpoint)
-                    self.last_saved = steps
+    def _prepare_restore(self, env) -> None:
+        self.model.get_env().reset()  # fill the vector env's buffers; the restored state overrides them
 
-            def _on_rollout_end(self) -> None:
-                buffer = self.model.ep_info_buffer
-                if log_path is not None and buffer:
-                    new = not log_path.exists()
-                    with open(log_path, "a", newline="") as handle:
-                        writer = csv.writer(handle)
-                        if new:
-                            writer.writerow(["timesteps", "episode_reward_mean"])
-                        writer.writerow(
-                            [int(self.model.num_timesteps), float(np.mean([e["r"] for e in buffer]))]
-                        )
-                if on_progress is not None:
-                    on_progress(int(self.model.num_timesteps))
+    def _block(self, env, timesteps: int) -> tuple[dict, None]:
+        """One rollout of ``n_steps`` and its update."""
+        self.model.learn(total_timesteps=self.config.n_steps, reset_num_timesteps=self.num_timesteps == 0,
+                         log_interval=1)  # fmt: skip
+        return {}, None
 
-            def _on_step(self) -> bool:
-                return True
+    def _stateful(self) -> dict:
+        return {"policy": self.model.policy, "optimizer": self.model.policy.optimizer}
 
-        remaining = max(0, int(timesteps) - already)
-        if remaining:
-            self.model.learn(
-                total_timesteps=remaining, callback=Checkpoints(), reset_num_timesteps=already == 0
-            )
-        return remaining
+    def _extra_state(self, env) -> dict:
+        import torch
+
+        name, keys, position, has_gauss, cached = np.random.get_state()
+        model = self.model
+        return {
+            "torch_rng": torch.get_rng_state().numpy(),
+            "numpy_rng": [name, keys.astype(np.int64), int(position), int(has_gauss), float(cached)],
+            "python_rng": random.getstate(),
+            "last_obs": np.asarray(model._last_obs),
+            "last_episode_starts": np.asarray(model._last_episode_starts),
+        }
+
+    def _load_extra_state(self, state: dict, env) -> None:
+        import torch
+
+        torch.set_rng_state(torch.from_numpy(np.asarray(state["torch_rng"], dtype=np.uint8)))
+        name, keys, position, has_gauss, cached = state["numpy_rng"]
+        np.random.set_state((name, np.asarray(keys).astype(np.uint32), position, has_gauss, cached))
+        random.setstate(_as_tuples(state["python_rng"]))
+        self.model._last_obs = np.asarray(state["last_obs"])
+        self.model._last_episode_starts = np.asarray(state["last_episode_starts"])
+
+    def _identity_extra(self) -> dict:
+        return {"algorithm": self.algorithm}
 
     def act(self, observation: np.ndarray) -> np.ndarray:
         """The deterministic action (the policy's mean) for one observation."""
@@ -239,3 +208,26 @@ class SB3Agent:
 
     def describe(self) -> dict:
         return {"algorithm": self.algorithm, "seed": self.seed, **asdict(self.config)}
+
+
+def _as_tuples(value):
+    """Lists back to tuples (Python's random state is nested tuples; checkpoints store lists)."""
+    return tuple(_as_tuples(x) for x in value) if isinstance(value, list | tuple) else value
+
+
+class SB3PPO(SB3Agent):
+    """Stable-Baselines3 PPO."""
+
+    ALGORITHM = "PPO"
+
+
+class SB3A2C(SB3Agent):
+    """Stable-Baselines3 A2C."""
+
+    ALGORITHM = "A2C"
+
+
+class SB3TRPO(SB3Agent):
+    """sb3-contrib TRPO."""
+
+    ALGORITHM = "TRPO"

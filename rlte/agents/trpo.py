@@ -15,7 +15,8 @@ bound that improves ``L`` (else the policy is left unchanged and the step counte
 
 ATRA (adaptive trust region adjustment) sets ``delta`` from how much the traffic moved during the
 rollout. The traffic change of a rollout is ``c = mean_t |d_t - d_{t-1}|_1 / |d_{t-1}|_1`` over
-consecutive steps of one episode, ``d_t`` the latest demand vector in ``state()`` at step t. With
+consecutive steps of one episode, ``d_t`` the latest demand vector observed before step t
+(``latest_demands()`` of ``rlte/TE-MA-v0``). With
 ``r`` the bias-corrected exponential moving average (decay ``atra_beta``) of the changes of the
 previous rollouts,
 
@@ -52,8 +53,8 @@ from rlte.agents.common import (
     set_flat_parameters,
 )
 from rlte.agents.common.actor_critic import ActorCriticLearner, Rollout
-from rlte.agents.common.training import parse_config, require
-from rlte.errors import RlteError
+from rlte.agents.common.configs import ActorCriticConfig
+from rlte.options import OptionError, option
 
 LOG_COLUMNS = (
     "timesteps",
@@ -67,74 +68,42 @@ LOG_COLUMNS = (
 
 
 @dataclass
-class TRPOConfig:
-    """Hyperparameters of multi-agent TRPO with ATRA."""
+class TRPOConfig(ActorCriticConfig):
+    """Hyperparameters of multi-agent TRPO with ATRA (the shared ones in `ActorCriticConfig`)."""
 
-    rollout_steps: int = 512
-    """Environment steps per rollout (and per policy update); each step is one decision per agent."""
-    gamma: float = 0.9
-    """Discount factor (routing rewards are nearly myopic)."""
-    lam: float = 0.95
-    """GAE parameter."""
-    delta: float = 0.01
+    delta: float = option(0.01, gt=0.0)
     """KL bound of a policy step; with ATRA, its value when traffic changes at its usual pace."""
-    delta_min: float = 0.002
+    delta_min: float = option(0.002, gt=0.0)
     """Smallest KL bound ATRA may set."""
-    delta_max: float = 0.05
+    delta_max: float = option(0.05, gt=0.0)
     """Largest KL bound ATRA may set."""
     atra: bool = True
     """Adapt the KL bound to the traffic change (False: fixed ``delta``, the ablation)."""
     atra_eta: float = 1.0
     """Exponent of ATRA's rule: how strongly delta follows the change ratio."""
-    atra_beta: float = 0.9
+    atra_beta: float = option(0.9, ge=0.0, lt=1.0)
     """Decay of the moving average of past traffic changes (ATRA's reference)."""
-    atra_epsilon: float = 1e-3
+    atra_epsilon: float = option(1e-3, gt=0.0)
     """Added to the change and its reference: relative changes far below it count as none."""
-    cg_iterations: int = 10
+    cg_iterations: int = option(10, ge=1)
     """Conjugate-gradient steps per policy update."""
-    cg_residual_tol: float = 1e-10
+    cg_residual_tol: float = option(1e-10, gt=0.0)
     """Conjugate gradient stops when the squared residual norm is below this."""
-    damping: float = 0.1
+    damping: float = option(0.1, ge=0.0)
     """Multiple of the identity added to the Fisher matrix."""
-    line_search_steps: int = 10
+    line_search_steps: int = option(10, ge=1)
     """Step fractions (1, 1/2, 1/4, ...) the line search tries."""
-    critic_learning_rate: float = 1e-3
-    """Adam step size of the critic."""
-    critic_epochs: int = 5
+    critic_epochs: int = option(5, ge=1)
     """Passes over each rollout when fitting the critic."""
-    critic_minibatch_size: int = 64
+    critic_minibatch_size: int = option(64, ge=1)
     """Steps per critic minibatch."""
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of the shared actor."""
-    critic_hidden_sizes: tuple[int, ...] = (128, 128)
-    """Hidden layer sizes of the centralised critic."""
-    node_embedding_size: int = 8
-    """Size of the learned node embedding appended to each agent's observation."""
-    log_std_init: float = -1.0
-    """Initial log standard deviation of the Gaussian policy."""
-    normalize_advantages: bool = True
-    """Standardise advantages over each rollout."""
 
-
-def _config(params: dict, where: str) -> TRPOConfig:
-    config = parse_config(TRPOConfig, params, where)
-    if not 0 < config.delta_min <= config.delta <= config.delta_max:
-        raise RlteError(f"{where}: need 0 < delta_min <= delta <= delta_max")
-    for name in ("rollout_steps", "critic_epochs", "critic_minibatch_size", "line_search_steps", "cg_iterations",
-                 "node_embedding_size"):  # fmt: skip
-        require(getattr(config, name) >= 1, where, name, ">= 1")
-    require(0.0 <= config.gamma <= 1.0, where, "gamma", "in [0, 1]")
-    require(0.0 <= config.lam <= 1.0, where, "lam", "in [0, 1]")
-    require(config.damping >= 0, where, "damping", ">= 0")
-    require(config.critic_learning_rate > 0, where, "critic_learning_rate", "> 0")
-    for name in ("hidden_sizes", "critic_hidden_sizes"):
-        require(all(size >= 1 for size in getattr(config, name)), where, name, "positive sizes")
-    return config
-
-
-def check_params(params: dict, where: str) -> None:
-    """Validate parameters before a run starts."""
-    _config(params, where)
+    def check(self, where: str) -> None:
+        if not self.delta_min <= self.delta <= self.delta_max:
+            raise OptionError(
+                f"{where}: delta {self.delta!r}: must lie within [delta_min, delta_max] = "
+                f"[{self.delta_min!r}, {self.delta_max!r}]"
+            )
 
 
 # ---------------------------------------------------------------------- ATRA
@@ -233,7 +202,11 @@ class TRPOAgent(ActorCriticLearner):
         "accepted": "accepted_steps",
         "rejected": "rejected_steps",
     }
-    _parse_config = staticmethod(_config)
+    CONFIG = TRPOConfig
+
+    def _signal(self, env) -> np.ndarray:
+        """ATRA's input: the latest demand vector ``rlte/TE-MA-v0`` observed (`latest_demands`)."""
+        return np.asarray(env.latest_demands(), dtype=np.float32)
 
     def _build_learner(self) -> None:
         self.critic_optimizer = torch.optim.Adam(
@@ -260,7 +233,7 @@ class TRPOAgent(ActorCriticLearner):
         states = torch.as_tensor(rollout.states)
         advantages, returns = self._advantages(rollout)
 
-        change = traffic_change(rollout.states[:, -self.num_demands :], rollout.episode_starts)
+        change = traffic_change(rollout.signals, rollout.episode_starts)
         delta = self.trust_region.update(change)
 
         # every agent's decision is one sample; they all share the step's advantage

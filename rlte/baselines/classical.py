@@ -21,7 +21,7 @@ import numpy as np
 
 from rlte.baselines import lp
 from rlte.errors import RlteError
-from rlte.net.paths import PathSet, ecmp_dag, k_shortest_paths
+from rlte.net.paths import PathSet, check_paths_per_pair, ecmp_dag, k_shortest_paths
 from rlte.net.topology import Topology
 from rlte.sim.flow import NextHopRouting, PathRouting, even_splits
 
@@ -149,28 +149,44 @@ class Ucmp(_PathBaseline):
 
 # ---------------------------------------------------------------------- LP
 class LpCache:
-    """Edge-LP solutions by (topology, matrix), shared by the LP baselines of one run so that the
-    oracle and the predictive variants never solve the same matrix twice."""
+    """LP results by (topology, matrix), computed at most once: the MLU-optimal routings of the LP
+    baselines (`solve`) and the optimal MLU alone (`optimal_mlu`). A scenario holds one, shared by
+    its environments and the baselines evaluated on it. Keys are the topology's links and
+    capacities and the matrix's bytes, so equal topologies share entries whatever their identity."""
 
     def __init__(self) -> None:
-        self._solutions: dict[tuple[int, bytes], lp.EdgeLpResult] = {}
-        self._topologies: dict[int, Topology] = {}
+        self._routings: dict[tuple[bytes, bytes], lp.EdgeLpResult] = {}
+        self._optima: dict[tuple[bytes, bytes], float] = {}
         self.solves = 0
         self.solve_time_s = 0.0
         self.reused_time_s = 0.0  # solve time of the solutions served again from the cache
 
-    def solve(self, topology: Topology, matrix: np.ndarray) -> lp.EdgeLpResult:
+    @staticmethod
+    def _key(topology: Topology, matrix: np.ndarray) -> tuple[bytes, bytes]:
+        links = hashlib.blake2b(digest_size=16)
+        for array in (topology.src, topology.dst, topology.capacity):
+            links.update(np.ascontiguousarray(array).tobytes())
         matrix = np.ascontiguousarray(matrix, dtype=np.float64)
-        key = (id(topology), hashlib.blake2b(matrix.tobytes(), digest_size=16).digest())
-        if key not in self._solutions:
-            self._topologies[id(topology)] = topology  # keep the id valid
-            result = lp.solve_min_mlu(topology, matrix)
-            self._solutions[key] = result
+        return links.digest(), hashlib.blake2b(matrix.tobytes(), digest_size=16).digest()
+
+    def solve(self, topology: Topology, matrix: np.ndarray) -> lp.EdgeLpResult:
+        """`rlte.baselines.lp.solve_min_mlu` of one matrix (the routing and its MLU)."""
+        key = self._key(topology, matrix)
+        if key not in self._routings:
+            result = lp.solve_min_mlu(topology, np.ascontiguousarray(matrix, dtype=np.float64))
+            self._routings[key] = result
             self.solves += 1
             self.solve_time_s += result.runtime_s
             return result
-        self.reused_time_s += self._solutions[key].runtime_s
-        return self._solutions[key]
+        self.reused_time_s += self._routings[key].runtime_s
+        return self._routings[key]
+
+    def optimal_mlu(self, topology: Topology, matrix: np.ndarray) -> float:
+        """`rlte.baselines.lp.optimal_mlu` of one matrix (the pure objective, no tie-break)."""
+        key = self._key(topology, matrix)
+        if key not in self._optima:
+            self._optima[key] = float(lp.optimal_mlu(topology, matrix)[0])
+        return self._optima[key]
 
 
 @dataclass
@@ -260,6 +276,7 @@ def make_baseline(name: str, *, cache: LpCache | None = None) -> Baseline:
         if not suffix.isdigit() or int(suffix) < 1:
             raise RlteError(f"baseline {name!r}: k must be a positive integer")
         k = int(suffix)
+        check_paths_per_pair(k, f"baseline {name!r}: k")
     else:
         k = 4
     if base == "sp":

@@ -25,18 +25,22 @@ reason (see `_objective`).
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
-import warnings
 from typing import Any, NamedTuple
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
-from scipy.sparse.linalg import MatrixRankWarning, spsolve
 
 from rlte.errors import RlteError
+from rlte.net.paths import ecmp_dag
 from rlte.net.topology import Topology
+from rlte.sim.flow import destination_link_flows
+from rlte.sim.routing import even_splits
 
 __all__ = [
     "EdgeLpResult",
@@ -155,7 +159,7 @@ def solve_min_mlu(topology: Topology, matrix: np.ndarray, *, tie_break: float = 
         raise RlteError(f"tie_break {tie_break!r}: must be a finite number >= 0")
     n, num_links = topology.num_nodes, topology.num_links
     hops = _hop_distance(topology)
-    splits = _shortest_hop_splits(topology, hops)
+    splits = even_splits(topology, ecmp_dag(topology, metric="hops").on_dag)
     dest_link_flow = np.zeros((n, num_links))
     status = "optimal"
     destinations = np.flatnonzero(demand.sum(axis=0) > 0)
@@ -164,7 +168,7 @@ def solve_min_mlu(topology: Topology, matrix: np.ndarray, *, tie_break: float = 
         _, flows, status = model.solve(demand, hops)
         towards = demand[:, destinations].T  # [K, N]: what each node sends to each destination
         lp_splits = _splits_from_flows(topology, flows, towards.sum(axis=1), splits[destinations])
-        propagated = _propagate(topology, lp_splits, towards)
+        propagated = destination_link_flows(topology, lp_splits, towards)
         splits[destinations] = lp_splits
         dest_link_flow[destinations] = flows if propagated is None else propagated
     link_load = dest_link_flow.sum(axis=0)
@@ -473,6 +477,44 @@ def _objective(tie_break: float, num_links: int, flow_cost: np.ndarray) -> tuple
     return flow_cost, num_links / tie_break
 
 
+#: Whether this process has built its first HiGHS instance (the one that prints the banner).
+_highs_banner_done = False
+_highs_banner_lock = threading.Lock()
+
+
+def _silent_highs() -> highspy.Highs:
+    """A new HiGHS instance with its output off.
+
+    The first instance of a process prints HiGHS's banner ("Running HiGHS ... Copyright") from its
+    constructor, before any option can be set, straight to file descriptor 1 (bypassing
+    ``sys.stdout``): it would land in the output of every command and every log. So that one is
+    built with descriptor 1 on /dev/null, for the moment the constructor takes (under a lock: two
+    threads must not swap descriptor 1 at once)."""
+    global _highs_banner_done
+    with _highs_banner_lock:
+        saved = None
+        if not _highs_banner_done:
+            try:
+                sys.stdout.flush()  # what Python buffered goes out first, not to /dev/null
+                saved = os.dup(1)
+            except (OSError, ValueError, AttributeError):  # no descriptor 1 or no sys.stdout: nothing to hide
+                saved = None
+        if saved is None:
+            highs = highspy.Highs()
+        else:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+                highs = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
+        _highs_banner_done = True
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
 def _highs(
     matrix: sp.csc_matrix, cost: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray
 ) -> highspy.Highs:
@@ -490,8 +532,7 @@ def _highs(
     lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
     lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = matrix.data.astype(np.float64)
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
+    highs = _silent_highs()
     highs.setOptionValue("solver", "ipm" if matrix.shape[1] >= _IPM_MIN_COLUMNS else "simplex")
     highs.passModel(lp)
     return highs
@@ -549,15 +590,6 @@ def _hop_distance(topology: Topology) -> np.ndarray:
     return shortest_path(graph, directed=True, unweighted=True)
 
 
-def _shortest_hop_splits(topology: Topology, hops: np.ndarray) -> np.ndarray:
-    """Even splits over the next hops on hop-count shortest paths: ECMP on unit weights. [N, E]."""
-    src, dst = topology.src, topology.dst
-    on_shortest = (hops[dst] == hops[src] - 1).T.astype(np.float64)  # [N (t), E]
-    count = _per_source_node(topology, on_shortest)  # [N (t), N (u)]
-    per_link = count[:, src]
-    return np.divide(on_shortest, per_link, out=np.zeros_like(on_shortest), where=per_link > 0)
-
-
 def _per_source_node(topology: Topology, per_link: np.ndarray) -> np.ndarray:
     """Sum of a per-link quantity over each node's out-links. Shapes [K, E] -> [K, N]."""
     n, num_links = topology.num_nodes, topology.num_links
@@ -584,30 +616,3 @@ def _splits_from_flows(
     outflow = _per_source_node(topology, flows)[:, topology.src]  # [K, E]: what src[e] forwards
     busy = outflow > _IDLE_FRACTION * arriving[:, None]
     return np.where(busy, flows / np.where(busy, outflow, 1.0), fallback)
-
-
-def _propagate(topology: Topology, splits: np.ndarray, towards: np.ndarray) -> np.ndarray | None:
-    """Send each destination's demand through its splits: per destination solve
-    (I - P^T) x = d for the node throughput x, all destinations in one block-diagonal system.
-    None if the splits trap traffic in a loop. Shapes: splits [K, E], towards [K, N] -> [K, E]."""
-    k, num_links = splits.shape
-    n, src, dst = topology.num_nodes, topology.src, topology.dst
-    job, link = np.nonzero(splits)
-    size = k * n
-    system = sp.csc_matrix(
-        (
-            np.concatenate([np.ones(size), -splits[job, link]]),
-            (
-                np.concatenate([np.arange(size), job * n + dst[link]]),
-                np.concatenate([np.arange(size), job * n + src[link]]),
-            ),
-        ),
-        shape=(size, size),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MatrixRankWarning)
-        throughput = np.atleast_1d(spsolve(system, towards.reshape(-1)))
-    if not np.all(np.isfinite(throughput)) or np.any(throughput < -1e-9 * max(towards.max(), 1.0)):
-        return None
-    throughput = np.clip(throughput, 0.0, None).reshape(k, n)
-    return throughput[:, src] * splits

@@ -8,20 +8,26 @@ only. Both `rlte/TE-v0` (one agent) and `rlte/TE-MA-v0` (one agent per node) wra
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
+from rlte.envs.contract import EnvOptions, GraphObservation
 from rlte.envs.scenario import Scenario
 from rlte.errors import RlteError
 from rlte.metrics import FLOW_METRICS
-from rlte.net.paths import PathSet, k_shortest_paths
+from rlte.net.paths import MAX_PATHS_PER_PAIR, PathSet, k_shortest_paths
 from rlte.net.topology import Topology
+from rlte.options import fail, option
 from rlte.sim.flow import FlowModel, FlowStats, PathRouting
 
-REWARDS = ("-mlu", "-mlu/optimal", "-phi", "-delay", "composite")
-OBSERVATIONS = ("utilisation", "traffic", "both")
+Reward = Literal["-mlu", "-mlu/optimal", "-phi", "-delay", "composite"]
+Observe = Literal["utilisation", "traffic", "both"]
+REWARDS = get_args(Reward)
+OBSERVATIONS = get_args(Observe)
+#: The flow-level metrics every step's ``info`` carries (the flow-TE domain's metrics).
+METRICS = FLOW_METRICS
 
 #: Weights of seed 000's composite reward, ``-(w_u * mean_util + w_c * mlu + w_d * delay_ms / 100
 #: + w_l * 10 * loss_rate)``: utilisation, congestion (the busiest link), delay (per 100 ms) and
@@ -42,55 +48,79 @@ class StepResult:
     info: dict
 
 
+@dataclass(frozen=True)
+class TEOptionsBase(EnvOptions):
+    """Options shared by the traffic-engineering environments (``rlte/TE-v0``, ``rlte/TE-MA-v0``)."""
+
+    k: int = option(4, ge=1, le=MAX_PATHS_PER_PAIR)
+    """Candidate paths per demand (the k shortest by ``path_metric``)."""
+    path_metric: Literal["hops", "weight", "delay"] = "hops"
+    """What "shortest" means for the candidate paths."""
+    window: int = option(4, ge=1)
+    """Past intervals in an observation."""
+    reward: Reward = "-mlu"
+    """What the agent is rewarded for (see `REWARDS`)."""
+    part: Literal["train", "test"] = "train"
+    """Scenario part: ``train`` (episodes start at random intervals) or ``test`` (from its start)."""
+    episode_length: int | None = option(288, ge=1)
+    """Steps per episode; None runs to the end of the part."""
+    logit_scale: float = option(3.0, gt=0.0)
+    """Actions (in [-1, 1]) are multiplied by this before the softmax over a demand's paths."""
+    reward_weights: dict[str, float] | None = None
+    """Override `COMPOSITE_WEIGHTS` (keys utilisation, congestion, delay, loss)."""
+    with_optimal: bool = True
+    """Put the interval's LP-optimal MLU in ``info`` (solved once per matrix and cached); always on
+    for the ``-mlu/optimal`` reward."""
+
+    def check(self, where: str) -> None:
+        for key in self.reward_weights or {}:
+            if key not in COMPOSITE_WEIGHTS:
+                fail(where, "reward_weights", self.reward_weights,
+                     f"a mapping with keys among {', '.join(COMPOSITE_WEIGHTS)}")  # fmt: skip
+
+
+def split_options(env_id: str, options_class: type[EnvOptions], options: dict) -> tuple[EnvOptions, dict]:
+    """An environment's keyword options split into its own (parsed) and the scenario's (unparsed).
+
+    Raises:
+        RlteError: for a key that is neither, naming both lists.
+    """
+    from rlte.envs.scenario import ScenarioConfig
+
+    own = {key: value for key, value in options.items() if key in options_class.keys()}
+    rest = {key: value for key, value in options.items() if key not in own}
+    for key in rest:
+        if key not in ScenarioConfig.keys():
+            import difflib
+
+            known = [*options_class.keys(), *ScenarioConfig.keys()]
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise RlteError(
+                f"{env_id}: unknown option {key!r}{hint}; environment options: {', '.join(options_class.keys())}; "
+                f"scenario options: {', '.join(ScenarioConfig.keys())}"
+            )
+    return options_class.parse(own, env_id), rest
+
+
 class TECore:
     """Shared state and dynamics of the traffic-engineering environments.
 
     Args:
         scenario: the built scenario.
-        k: candidate paths per demand (k shortest by ``path_metric``).
-        path_metric: ``hops``, ``weight`` or ``delay``.
-        window: past intervals in an observation.
+        options: the environment's options (`TEOptionsBase` fields).
         observe: ``utilisation``, ``traffic`` or ``both``.
-        reward: one of `REWARDS`.
-        part: ``train`` (episodes start at random intervals) or ``test`` (from the start).
-        episode_length: steps per episode; None runs to the end of the part.
-        reward_weights: override `COMPOSITE_WEIGHTS`.
-        with_optimal: put the interval's LP-optimal MLU in ``info`` (solved once per matrix and
-            cached); always on for the ``-mlu/optimal`` reward.
     """
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        *,
-        k: int = 4,
-        path_metric: str = "hops",
-        window: int = 4,
-        observe: str = "utilisation",
-        reward: str = "-mlu",
-        part: str = "train",
-        episode_length: int | None = 288,
-        reward_weights: Mapping[str, float] | None = None,
-        with_optimal: bool = True,
-    ) -> None:
-        if reward not in REWARDS:
-            raise RlteError(f"reward {reward!r}: unknown (choose from {', '.join(REWARDS)})")
-        if observe not in OBSERVATIONS:
-            raise RlteError(f"observe {observe!r}: unknown (choose from {', '.join(OBSERVATIONS)})")
-        if window < 1:
-            raise RlteError(f"window {window}: must be >= 1")
-        if episode_length is not None and episode_length < 1:
-            raise RlteError(f"episode_length {episode_length}: must be >= 1 or None")
+    def __init__(self, scenario: Scenario, options: TEOptionsBase, observe: str = "utilisation") -> None:
         weights = dict(COMPOSITE_WEIGHTS)
-        for key, value in (reward_weights or {}).items():
-            if key not in weights:
-                raise RlteError(f"reward weight {key!r}: unknown (choose from {', '.join(weights)})")
-            weights[key] = float(value)
+        weights.update({key: float(value) for key, value in (options.reward_weights or {}).items()})
         self.scenario = scenario
-        self.k, self.path_metric, self.window = k, path_metric, window
-        self.observe, self.reward_name, self.part = observe, reward, part
+        self.k, self.path_metric, self.window = options.k, options.path_metric, options.window
+        self.observe, self.reward_name, self.part = observe, options.reward, options.part
         self.weights = weights
-        self.with_optimal = with_optimal or reward == "-mlu/optimal"
+        self.with_optimal = options.with_optimal or options.reward == "-mlu/optimal"
+        part, window, episode_length = options.part, options.window, options.episode_length
         self.matrices = scenario.matrices(part)
         if len(self.matrices) == 0:
             raise RlteError("scenario has no traffic matrix")
@@ -106,7 +136,7 @@ class TECore:
         self.base_topology = scenario.topology_for(part)
         self.num_links = self.base_topology.num_links
         self.num_nodes = self.base_topology.num_nodes
-        self.pathset = k_shortest_paths(self.base_topology, k, metric=path_metric)
+        self.pathset = k_shortest_paths(self.base_topology, self.k, metric=self.path_metric)
         self.num_demands = len(self.pathset.pairs)
         self.k_slots = self.pathset.mask.shape[1]
         self.pairs = self.pathset.pairs
@@ -117,11 +147,11 @@ class TECore:
     # ------------------------------------------------------------------ topology over time
     def _setup_for_step(self, step: int):
         """Topology, paths, flow model and link map (indices into the base topology) in force at
-        ``step``; built once per distinct failure state."""
-        failed_count = sum(len(links) for at, links in self.scenario.config.failures if at <= step)
-        if failed_count not in self._setups:
+        ``step``; built once per distinct failure state (`rlte.envs.scenario.Scenario.topology_at`)."""
+        state = self.scenario.failure_state(step)
+        if state not in self._setups:
             topology = self.scenario.topology_at(self.part, step)
-            if topology is self.base_topology or failed_count == 0:
+            if state == 0:
                 topology, pathset = self.base_topology, self.pathset
             else:
                 pathset = k_shortest_paths(topology, self.k, metric=self.path_metric)
@@ -129,8 +159,8 @@ class TECore:
                 [self.base_topology.link_index[(int(u), int(v))] for u, v in zip(topology.src, topology.dst)],
                 dtype=np.int64,
             )
-            self._setups[failed_count] = (topology, pathset, FlowModel(topology), link_map)
-        return self._setups[failed_count]
+            self._setups[state] = (topology, pathset, FlowModel(topology), link_map)
+        return self._setups[state]
 
     @property
     def mask(self) -> np.ndarray:
@@ -250,6 +280,22 @@ class TECore:
         if self.observe in ("traffic", "both"):
             parts.append(np.minimum(self.traffic_history, UTILISATION_CLIP).ravel())
         return np.concatenate(parts).astype(np.float32)
+
+    def graph(self) -> GraphObservation:
+        """The topology as a graph over the window: node features [W, N, 2] (traffic each node
+        originates and receives, divided by the median link capacity), edge features [W, E, 1]
+        (link utilisation), both clipped to `UTILISATION_CLIP`."""
+        topology = self.base_topology
+        demand = np.zeros((self.window, self.num_nodes, self.num_nodes))
+        demand[:, self.pairs[:, 0], self.pairs[:, 1]] = self.traffic_history
+        nodes = np.stack([demand.sum(axis=2), demand.sum(axis=1)], axis=-1)
+        return GraphObservation(
+            node_features=np.minimum(nodes, UTILISATION_CLIP).astype(np.float32),
+            edge_index=np.stack([topology.src, topology.dst]).astype(np.int64),
+            edge_features=np.minimum(self.util_history, UTILISATION_CLIP)[..., None].astype(np.float32),
+            node_feature_names=("traffic_out", "traffic_in"),
+            edge_feature_names=("utilisation",),
+        )
 
     def observation_size(self) -> int:
         size = 0

@@ -3,39 +3,62 @@ next-hop splitting (seed 002, MAROH / SAMAROH)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from rlte.envs.core import UTILISATION_CLIP
+from rlte.envs.contract import (
+    EnvOptions,
+    GraphObservation,
+    generator_from_state,
+    generator_state,
+    restore_spaces_state,
+    spaces_state,
+)
+from rlte.envs.core import UTILISATION_CLIP, split_options
 from rlte.envs.scenario import build, config_from_options
 from rlte.errors import RlteError
-from rlte.net.topology import Topology
+from rlte.net.paths import stretch_dag
+from rlte.options import option
 from rlte.sim.flow import FlowModel, NextHopRouting, weights_to_splits
 
 MODES = ("simultaneous", "sequential")
+#: The metrics in every step's ``info``.
+METRICS = ("phi", "mlu", "mean_util")
+#: The scenario when no preset or option says otherwise: sndlib/abilene with its static topohub
+#: demands at 60 % load.
+DEFAULT_SCENARIO = {"topology": "sndlib/abilene", "traffic": "topohub", "load": 0.6, "train_fraction": 0.0}
 
 
-def stretch_dag(topology: Topology, stretch: float = 1.5) -> np.ndarray:
-    """Eligible next hops per destination for hop-by-hop splitting on near-shortest paths.
+@dataclass(frozen=True)
+class LinkWeightOptions(EnvOptions):
+    """Options of ``rlte/LinkWeight-MA-v0`` (besides the scenario's)."""
 
-    Link e = (u, v) is eligible toward t when it brings the traffic closer in the order
-    (hop distance to t, node index) -- strictly fewer hops, or as many hops and a lower index --
-    and ``h(v, t) + 1 <= stretch * h(u, t)``. The order makes every destination's graph acyclic
-    (no forwarding loop); the second condition keeps each hop within the stretch of the shortest
-    route from u (MAROH uses 1.5: with it, equal-distance detours are allowed from 2 hops away).
+    mode: Literal["simultaneous", "sequential"] = "simultaneous"
+    """SAMAROH (every agent acts each horizon) or MAROH (one agent per horizon, round robin)."""
+    horizons: int = option(50, ge=1)
+    """Steps (weight changes) per episode."""
+    factor: float = option(1.25, gt=1.0)
+    """The multiplicative action's factor."""
+    stretch: float = option(1.5, ge=1.0)
+    """Eligible next hops lie on paths at most this many times the shortest hop count."""
+    min_weight: float = option(1.0, gt=0.0, le=1.0)
+    """Smallest weight (weights start at 1)."""
+    max_weight: float = option(64.0, ge=1.0)
+    """Largest weight."""
+    reward: Literal["phi_change", "-phi"] = "phi_change"
+    """phi before the step minus phi after it, or minus phi after it."""
+    part: Literal["train", "test"] = "train"
+    """Scenario part whose matrices episodes draw from."""
 
-    Returns:
-        on_dag [N, E] bool.
-    """
-    from rlte.net.paths import ecmp_dag
 
-    hops = ecmp_dag(topology, metric="hops").dist  # [u, t]
-    u, v = topology.src, topology.dst
-    h_u, h_v = hops[u].T, hops[v].T  # [t, e]
-    closer = (h_v < h_u) | ((h_v == h_u) & (v < u)[None, :])
-    within = h_v + 1 <= stretch * h_u + 1e-9
-    return closer & within & (h_u > 0)
+def _line_graph(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Edges (a, b) between links with dst[a] == src[b] and b not the reverse of a. Shape [2, M]."""
+    a, b = np.nonzero((dst[:, None] == src[None, :]) & ~(src[:, None] == dst[None, :]))
+    return np.stack([a, b]).astype(np.int64)
 
 
 class LinkWeightParallelEnv(ParallelEnv):
@@ -70,70 +93,51 @@ class LinkWeightParallelEnv(ParallelEnv):
     ## Episode end
     Never terminated; truncated after ``horizons`` steps (default 50).
 
+    ## Info
+    ``phi``, ``mlu`` and ``mean_util`` of the link utilisations after the step, and the horizon.
+
     ## Arguments
-    ``preset`` and scenario options (default: sndlib/abilene with its topohub demands at 60 % load;
-    ``maroh-rhombus-40``, ``maroh-abilene-60``, ... for the MAROH inputs), ``mode``, ``horizons``,
+    ``preset`` and scenario options over the environment's own default scenario
+    (`DEFAULT_SCENARIO`: sndlib/abilene with its topohub demands at 60 % load; a preset such as
+    ``maroh-rhombus-40`` or ``maroh-abilene-60`` for the MAROH inputs, and any option, change it
+    field by field), and the `LinkWeightOptions` fields ``mode``, ``horizons=50``,
     ``factor=1.25``, ``stretch=1.5``, ``min_weight=1.0``, ``max_weight=64.0``, ``reward``, ``part``.
+    `graph` gives the link agents' graph (for message passing).
 
     ## Version history
     - v0: first version.
     """
 
     metadata = {"name": "rlte_link_weight_ma_v0", "render_modes": [], "is_parallelizable": True}
+    Options = LinkWeightOptions
+    METRICS = METRICS
 
-    def __init__(
-        self,
-        preset: str | None = None,
-        *,
-        mode: str = "simultaneous",
-        horizons: int = 50,
-        factor: float = 1.25,
-        stretch: float = 1.5,
-        min_weight: float = 1.0,
-        max_weight: float = 64.0,
-        reward: str = "phi_change",
-        part: str = "train",
-        render_mode: str | None = None,
-        **scenario_options,
-    ) -> None:
-        if mode not in MODES:
-            raise RlteError(f"mode {mode!r}: unknown (choose from {', '.join(MODES)})")
-        if reward not in ("phi_change", "-phi"):
-            raise RlteError(f"reward {reward!r}: unknown (choose from phi_change, -phi)")
-        if horizons < 1:
-            raise RlteError(f"horizons {horizons}: must be >= 1")
-        if not (factor > 1.0):
-            raise RlteError(f"factor {factor!r}: must be > 1")
-        if not (0 < min_weight <= 1.0 <= max_weight):
-            raise RlteError(f"weights [{min_weight}, {max_weight}]: need 0 < min_weight <= 1 <= max_weight")
-        if preset is None and not scenario_options:
-            scenario_options = {
-                "topology": "sndlib/abilene",
-                "traffic": "topohub",
-                "load": 0.6,
-                "train_fraction": 0.0,
-            }
-        self.scenario = build(config_from_options(preset, **scenario_options))
-        self.topology = self.scenario.topology_for(part)
-        self.matrices = self.scenario.matrices(part)
-        self.mode, self.horizons, self.factor = mode, horizons, float(factor)
-        self.min_weight, self.max_weight, self.reward_name = float(min_weight), float(max_weight), reward
+    def __init__(self, preset: str | None = None, *, render_mode: str | None = None, **options) -> None:
+        self.options, scenario_options = split_options("rlte/LinkWeight-MA-v0", LinkWeightOptions, options)
+        # the environment's own default scenario; a preset or options change it field by field
+        self.scenario = build(config_from_options(preset, defaults=DEFAULT_SCENARIO, **scenario_options))
+        opts = self.options
+        self.topology = self.scenario.topology_for(opts.part)
+        self.matrices = self.scenario.matrices(opts.part)
+        self.mode, self.horizons, self.factor = opts.mode, opts.horizons, float(opts.factor)
+        self.min_weight, self.max_weight, self.reward_name = opts.min_weight, opts.max_weight, opts.reward
         self.render_mode = render_mode
-        self.eligible = stretch_dag(self.topology, stretch)
+        self.eligible = stretch_dag(self.topology, opts.stretch)
         self.model = FlowModel(self.topology)
         names = self.topology.nodes
         self.possible_agents = [
             f"link_{names[u]}_{names[v]}" for u, v in zip(self.topology.src, self.topology.dst)
         ]
         self.agents: list[str] = []
-        num_actions = 2 if mode == "simultaneous" else 4
-        size = 2 if mode == "simultaneous" else 3
+        num_actions = 2 if self.mode == "simultaneous" else 4
+        size = 2 if self.mode == "simultaneous" else 3
         self._action_spaces = {agent: spaces.Discrete(num_actions) for agent in self.possible_agents}
         self._observation_spaces = {
             agent: spaces.Box(0.0, UTILISATION_CLIP, (size,), np.float32) for agent in self.possible_agents
         }
         self.state_space = spaces.Box(0.0, UTILISATION_CLIP, (2 * self.topology.num_links,), np.float32)
         self._rng = np.random.default_rng()
+        self._line_graph = _line_graph(self.topology.src, self.topology.dst)
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self._observation_spaces[agent]
@@ -160,7 +164,7 @@ class LinkWeightParallelEnv(ParallelEnv):
         self.phi = float(np.var(self.util))
         self.horizon = 0
         self.active = int(self._rng.integers(self.topology.num_links))
-        return self._observations(), {agent: {"phi": self.phi} for agent in self.agents}
+        return self._observations(), {agent: self._metrics() for agent in self.agents}
 
     def step(self, actions: dict):
         if not self.agents:
@@ -187,7 +191,7 @@ class LinkWeightParallelEnv(ParallelEnv):
         if self.mode == "sequential":
             self.active = (self.active + 1) % self.topology.num_links
         truncated = self.horizon >= self.horizons
-        info = {"phi": self.phi, "mlu": float(self.util.max()), "horizon": self.horizon}
+        info = {**self._metrics(), "horizon": self.horizon}
         observations = self._observations()
         rewards = {agent: reward for agent in self.agents}
         terminations = {agent: False for agent in self.agents}
@@ -204,6 +208,42 @@ class LinkWeightParallelEnv(ParallelEnv):
 
     def render(self) -> None:
         return None
+
+    # ------------------------------------------------------------------ the rlte contract
+    def get_state(self) -> dict:
+        """Generators (the environment's and each action space's), the agents still acting, the
+        interval, the weights and the horizon (plain values and arrays)."""
+        return {
+            "rng": generator_state(self._rng), "action_spaces": spaces_state(self._action_spaces),
+            "agents": list(self.agents), "interval": int(self.interval), "weights": self.weights.copy(),
+            "horizon": int(self.horizon), "active": int(self.active),
+        }  # fmt: skip
+
+    def set_state(self, state: dict) -> None:
+        """Restore what `get_state` returned."""
+        self._rng = generator_from_state(state["rng"])
+        restore_spaces_state(self._action_spaces, state["action_spaces"])
+        self.agents = list(state["agents"])
+        self.interval = int(state["interval"])
+        self.matrix = self.matrices[self.interval]
+        self.weights = np.array(state["weights"], dtype=np.float64)
+        self.util = self.utilisation(self.weights)
+        self.phi = float(np.var(self.util))
+        self.horizon, self.active = int(state["horizon"]), int(state["active"])
+
+    def graph(self) -> GraphObservation:
+        """The link agents as a graph: one node per directed link with features [weight /
+        max_weight, utilisation (clipped at 4)]; an edge from link a to link b when a ends where b
+        starts (a's traffic can continue on b)."""
+        features = np.stack(
+            [self.weights / self.max_weight, np.minimum(self.util, UTILISATION_CLIP)], axis=-1
+        )
+        return GraphObservation(
+            features.astype(np.float32), self._line_graph, None, ("weight", "utilisation"), ()
+        )
+
+    def _metrics(self) -> dict:
+        return {"phi": self.phi, "mlu": float(self.util.max()), "mean_util": float(self.util.mean())}
 
     def close(self) -> None:
         return None

@@ -10,53 +10,70 @@ shares nothing mutable with another.
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from rlte.baselines import lp
+from rlte.baselines.classical import LpCache
 from rlte.errors import RlteError
 from rlte.net.topology import Topology, load_topology
 from rlte.net.traffic import TrafficSeries, diurnal, inject_bursts, load_traffic
+from rlte.options import Options, fail, option
 
 
 @dataclass(frozen=True)
-class ScenarioConfig:
+class ScenarioConfig(Options):
     """Everything that defines a scenario. Every field has a default, so the bare config runs
     without a data directory: Abilene (topohub) with a synthetic week around its demands."""
+
+    WHAT: ClassVar[str] = "scenario option"
 
     topology: str = "sndlib/abilene"
     """Topology spec (`rlte.net.topology.load_topology`)."""
     traffic: str = "diurnal:topohub"
     """Traffic spec (`rlte.net.traffic.load_traffic`), or ``diurnal:BASE`` for a synthetic week of
     5-minute matrices around the mean of BASE (seeded by ``traffic_seed``)."""
-    train_fraction: float = 5 / 7
+    train_fraction: float = option(5 / 7, ge=0.0, lt=1.0)
     """Leading fraction of the series used for training; the rest is the test part."""
-    load: float | None = 0.6
+    load: float | None = option(0.6, gt=0.0)
     """Load level: one factor makes the mean optimal MLU of the training part equal this. None
     keeps the traffic as loaded."""
-    capacity: float | None = None
+    capacity: float | None = option(None, gt=0.0)
     """If set, every link's capacity in bit/s."""
     bursts: tuple[float, float, int] | None = None
     """Flash crowds injected into the test part: (rate per pair and interval, factor, duration)."""
-    failures: tuple[tuple[int, tuple[tuple[str, str], ...]], ...] = ()
+    failures: tuple[tuple[int, tuple[tuple[str | int, str | int], ...]], ...] = ()
     """Link failures: (episode step, links (u, v) removed in both directions from that step on)."""
-    test_topology_change: tuple[tuple[str, str], ...] = ()
+    test_topology_change: tuple[tuple[str | int, str | int], ...] = ()
     """Links (u, v) removed from the topology in the test part (a changed topology at test time)."""
     data_dir: str | None = None
     """Data directory for data-dir topologies and traffic."""
     traffic_seed: int = 0
     """Seed of generated traffic, noise and bursts (the scenario, not the agent)."""
-    noise: float = 0.0
+    noise: float = option(0.0, ge=0.0)
     """Multiplicative log-normal noise on every demand of every interval, standard deviation of
     its logarithm (mean factor 1), drawn from ``traffic_seed``: the "seeds of traffic noise" of a
     multi-seed experiment. Applied before the load scaling."""
-    validation: float = 0.0
+    validation: float = option(0.0, ge=0.0, lt=1.0)
     """If > 0, hold out this trailing fraction of the training part and use it as the test part;
     the real test part is then never loaded into the scenario. For choosing hyperparameters
     without seeing the test days. The load factor is still set on the whole training part, so a
     validation scenario has the same traffic scale as the real one."""
+
+    def check(self, where: str) -> None:
+        if self.bursts is not None:
+            rate, factor, duration = self.bursts
+            if not 0.0 < rate <= 1.0:
+                fail(where, "bursts", self.bursts, "[rate, factor, duration] with a rate in (0, 1]")
+            if not factor > 0.0:
+                fail(where, "bursts", self.bursts, "[rate, factor, duration] with a factor > 0")
+            if not duration >= 1:
+                fail(where, "bursts", self.bursts, "[rate, factor, duration] with a duration >= 1 interval")
+        for step, _ in self.failures:
+            if step < 0:
+                fail(where, "failures", self.failures, "[step, links] pairs with steps >= 0")
 
 
 #: Named set-ups of the seed papers. Each maps to ScenarioConfig fields.
@@ -102,32 +119,22 @@ PRESETS: dict[str, dict] = {
     },
 }
 
-#: Load bands of seed 000's tables and the level rlte uses for each (the middle of the band).
-LOAD_BANDS = {"10-30": 0.2, "30-60": 0.45, "60-80": 0.7, "80-95": 0.875, "95-100": 0.975}
 
+def config_from_options(
+    preset: str | None = None, *, defaults: dict | None = None, where: str = "scenario", **options
+) -> ScenarioConfig:
+    """A config from ``defaults`` (an environment's own, if any), then a preset's fields, then
+    ``options`` (checked: an unknown key, a wrong type or a value out of range is an `RlteError`)."""
+    fields = dict(defaults or {})
+    if preset is not None:
+        if preset not in PRESETS:
+            import difflib
 
-def config_from_options(preset: str | None = None, **options) -> ScenarioConfig:
-    """A config from a preset name and field overrides (unknown fields and presets are errors)."""
-    fields = dict(PRESETS.get(preset, {})) if preset is not None else {}
-    if preset is not None and preset not in PRESETS:
-        import difflib
-
-        close = difflib.get_close_matches(preset, list(PRESETS), n=3)
-        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-        raise RlteError(f"scenario preset {preset!r}: unknown{hint}; presets: {', '.join(PRESETS)}")
-    known = set(ScenarioConfig.__dataclass_fields__)
-    for key, value in options.items():
-        if key not in known:
-            raise RlteError(f"scenario option {key!r}: unknown (options: {', '.join(sorted(known))})")
-        fields[key] = value
-    config = ScenarioConfig(**fields)
-    if config.load is not None and not (config.load > 0 and math.isfinite(config.load)):
-        raise RlteError(f"load level {config.load!r}: must be > 0")
-    if not 0.0 <= config.train_fraction < 1.0:
-        raise RlteError(f"train fraction {config.train_fraction!r}: must be in [0, 1)")
-    if not 0.0 <= config.validation < 1.0:
-        raise RlteError(f"validation {config.validation!r}: must be in [0, 1)")
-    return config
+            close = difflib.get_close_matches(str(preset), list(PRESETS), n=3)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            raise RlteError(f"scenario preset {preset!r}: unknown{hint}; presets: {', '.join(PRESETS)}")
+        fields.update(PRESETS[preset])
+    return ScenarioConfig.parse(options, where, **fields)
 
 
 @dataclass(eq=False)
@@ -138,11 +145,12 @@ class Scenario:
         config: what it was built from.
         topology: the training topology.
         test_topology: the topology of the test part (differs with ``test_topology_change``).
-        train: training matrices [T1, N, N] (bit/s, scaled to the load level).
-        test: test matrices [T2, N, N] (bursts injected when configured).
+        train: training matrices [T1, N, N] (bit/s, scaled to the load level; read-only).
+        test: test matrices [T2, N, N] (bursts injected when configured; read-only).
         load_factor: the scaling applied to the loaded traffic.
         interval_s: seconds per interval.
         bursts: the bursts injected into the test part.
+        lp: the LP results of its matrices (one cache for environments and baselines).
     """
 
     config: ScenarioConfig
@@ -153,7 +161,8 @@ class Scenario:
     load_factor: float
     interval_s: float
     bursts: list = field(default_factory=list)
-    _optimal: dict = field(default_factory=dict, repr=False)
+    lp: LpCache = field(default_factory=LpCache, repr=False)
+    _topologies: dict = field(default_factory=dict, repr=False)
 
     def matrices(self, part: str) -> np.ndarray:
         """``"train"`` or ``"test"`` matrices (a static scenario uses its one matrix for both)."""
@@ -165,19 +174,31 @@ class Scenario:
     def topology_for(self, part: str) -> Topology:
         return self.test_topology if part == "test" else self.topology
 
+    # ------------------------------------------------------------------ the failure time line
+    def failure_state(self, step: int) -> int:
+        """How many of the configured failure events have happened by episode step ``step``."""
+        return sum(1 for at, _ in self.config.failures if at <= step)
+
     def topology_at(self, part: str, step: int) -> Topology:
-        """The topology in force at an episode step (after the failures scheduled up to it)."""
-        topology = self.topology_for(part)
-        failed = [link for at, links in self.config.failures if at <= step for link in links]
-        return topology.without_links(failed) if failed else topology
+        """The topology in force at an episode step (after the failures scheduled up to it); one
+        object per part and failure state."""
+        key = (part, self.failure_state(step))
+        if key not in self._topologies:
+            failed = [link for at, links in self.config.failures if at <= step for link in links]
+            base = self.topology_for(part)
+            self._topologies[key] = base.without_links(failed) if failed else base
+        return self._topologies[key]
+
+    def segments(self, part: str, steps: int) -> list[tuple[int, int, Topology]]:
+        """The stretches of an episode of ``steps`` steps that share one topology, as
+        ``(begin, end, topology)``: a new stretch starts at every failure step."""
+        begins = sorted({0} | {at for at, _ in self.config.failures if 0 < at < steps})
+        ends = [*begins[1:], steps]
+        return [(begin, end, self.topology_at(part, begin)) for begin, end in zip(begins, ends)]
 
     def optimal_mlu(self, part: str, index: int, topology: Topology | None = None) -> float:
         """The LP-optimal MLU of one matrix, cached (each matrix is solved at most once)."""
-        topology = topology or self.topology_for(part)
-        key = (part, index, id(topology))
-        if key not in self._optimal:
-            self._optimal[key] = (topology, float(lp.optimal_mlu(topology, self.matrices(part)[index])[0]))
-        return self._optimal[key][1]
+        return self.lp.optimal_mlu(topology or self.topology_for(part), self.matrices(part)[index])
 
 
 def _load_series(config: ScenarioConfig, topology: Topology) -> TrafficSeries:
@@ -199,68 +220,81 @@ def _load_series(config: ScenarioConfig, topology: Topology) -> TrafficSeries:
     )
 
 
+def _split(series: TrafficSeries, train_fraction: float) -> tuple[TrafficSeries | None, TrafficSeries]:
+    """(training part or None, test part); a one-matrix series is static: its matrix serves both."""
+    if len(series) == 1:
+        return None, series
+    cut = int(round(train_fraction * len(series)))
+    if cut >= len(series):
+        raise RlteError(f"train fraction {train_fraction!r}: leaves no test interval")
+    return (None, series) if cut == 0 else tuple(series.split(at=cut))
+
+
+def _demands(part: TrafficSeries | None, num_nodes: int) -> np.ndarray:
+    return part.demands if part is not None else np.zeros((0, num_nodes, num_nodes))
+
+
 @functools.lru_cache(maxsize=16)
 def build(config: ScenarioConfig) -> Scenario:
-    """Load, split and scale (see `ScenarioConfig`). Cached by config: environments built from one
-    config share its read-only arrays and its cache of optimal MLUs, so each matrix's LP is solved
-    once per process."""
+    """Load the topology and the traffic from their sources, then `assemble` the scenario. Cached
+    by config: environments built from one config share its read-only arrays and its LP cache, so
+    each matrix's LP is solved once per process."""
     topology = load_topology(config.topology, data_dir=config.data_dir)
+    return assemble(config, topology, _load_series(config, topology))
+
+
+def assemble(config: ScenarioConfig, topology: Topology, series: TrafficSeries) -> Scenario:
+    """A scenario from a topology and a traffic series in hand (``config.topology`` and
+    ``config.traffic`` are not read).
+
+    The pipeline: the uniform capacity if set, noise on the whole series, the split in time
+    (`TrafficSeries.split`), the load factor from the training part, the held-out validation part,
+    the scaling of both parts, bursts into the test part, then a check that the failures and the
+    test-time topology change leave the network connected."""
     if config.capacity is not None:
         topology = topology.with_uniform_capacity(config.capacity)
-    series = _load_series(config, topology)
-    demands = np.asarray(series.demands, dtype=np.float64)
+    if series.nodes != topology.nodes:
+        series = series.aligned_to(topology)
     if config.noise:
-        if not (config.noise > 0 and math.isfinite(config.noise)):
-            raise RlteError(f"noise {config.noise!r}: must be a finite number >= 0")
         rng = np.random.default_rng([config.traffic_seed, 3])
-        demands = demands * np.exp(config.noise * rng.standard_normal(demands.shape) - config.noise**2 / 2)
-    cut = int(round(config.train_fraction * len(demands)))
-    if len(demands) > 1 and cut >= len(demands):
-        raise RlteError(f"train fraction {config.train_fraction!r}: leaves no test interval")
-    train, test = demands[:cut], demands[cut:]
+        demands = series.demands
+        noisy = demands * np.exp(config.noise * rng.standard_normal(demands.shape) - config.noise**2 / 2)
+        series = series.replace(demands=noisy)
+    train, test = _split(series, config.train_fraction)
     factor = 1.0
     if config.load is not None:
-        reference = train if len(train) else test
+        reference = (train if train is not None else test).demands
         factor = lp.scale_to_load(
             reference, topology, config.load, sample_every=max(1, len(reference) // 120)
         ).factor
     if config.validation:
-        held_out = int(round(config.validation * len(train)))
-        if held_out < 1 or held_out >= len(train):
+        steps = 0 if train is None else len(train)
+        held_out = int(round(config.validation * steps))
+        if held_out < 1 or held_out >= steps:
             raise RlteError(
                 f"validation {config.validation!r}: must leave at least one training and one held-out "
-                f"interval of the {len(train)} training intervals"
+                f"interval of the {steps} training intervals"
             )
-        train, test = train[:-held_out], train[-held_out:]
-        cut -= held_out
-    train, test = train * factor, test * factor
+        train, test = train.split(at=steps - held_out)
+    if factor != 1.0:
+        train = train.scaled(factor) if train is not None else None
+        test = test.scaled(factor)
     bursts: list = []
-    if config.bursts is not None and len(test):
+    if config.bursts is not None:
         rate, size, duration = config.bursts
-        test_series = TrafficSeries(
-            nodes=topology.nodes,
-            demands=test,
-            timestamps=np.asarray(series.timestamps)[cut : cut + len(test)],
-            interval_s=series.interval_s,
-            name="test",
-        )
         injected = inject_bursts(
-            test_series, np.random.default_rng(config.traffic_seed + 2), rate, size, int(duration)
+            test, np.random.default_rng(config.traffic_seed + 2), rate, size, int(duration)
         )
-        test, bursts = np.asarray(injected.series.demands), list(injected.bursts)
+        test, bursts = injected.series, list(injected.bursts)
     test_topology = (
         topology.without_links(config.test_topology_change) if config.test_topology_change else topology
     )
-    for step, _ in config.failures:
-        if step < 0:
-            raise RlteError(f"failure step {step}: must be >= 0")
     failed = [link for _, links in config.failures for link in links]
     if failed:
         for base in {id(topology): topology, id(test_topology): test_topology}.values():
             base.without_links(failed)  # a clear error now if the failures disconnect the graph
-    return Scenario(config, topology, test_topology, train, test, factor, float(series.interval_s), bursts)
-
-
-def with_options(config: ScenarioConfig, **changes) -> ScenarioConfig:
-    """A copy of a config with some fields changed."""
-    return replace(config, **changes)
+    n = topology.num_nodes
+    return Scenario(
+        config, topology, test_topology, _demands(train, n), _demands(test, n), factor,
+        float(series.interval_s), bursts,
+    )  # fmt: skip

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rlte.envs.core import UTILISATION_CLIP, TECore, masked_softmax
+from rlte.envs.contract import GraphObservation, generator_from_state, generator_state
+from rlte.envs.core import (
+    METRICS,
+    UTILISATION_CLIP,
+    Observe,
+    TECore,
+    TEOptionsBase,
+    masked_softmax,
+    split_options,
+)
 from rlte.envs.scenario import build, config_from_options
+
+
+@dataclass(frozen=True)
+class TEOptions(TEOptionsBase):
+    """Options of ``rlte/TE-v0`` (besides the scenario's)."""
+
+    observe: Observe = "utilisation"
+    """What the observation holds: link utilisations, demands, or both."""
+    action_type: Literal["splits", "path"] = "splits"
+    """Split ratios over the k paths, or one path per demand."""
 
 
 class TrafficEngineeringEnv(gym.Env):
@@ -33,6 +53,7 @@ class TrafficEngineeringEnv(gym.Env):
     agent's own routing (``observe="utilisation"``), their demands divided by the median link
     capacity (``"traffic"``), or both (each clipped at 4), flattened oldest first. Before the first step
     the window is filled with the preceding intervals routed by an even split over the paths.
+    `graph` gives the same window as a graph (`rlte.envs.core.TECore.graph`).
 
     ## Rewards
     ``reward``: ``-mlu`` (default), ``-mlu/optimal`` (relative to the interval's LP optimum),
@@ -49,49 +70,30 @@ class TrafficEngineeringEnv(gym.Env):
     ``throughput``), the interval's ``optimal_mlu`` and its index.
 
     ## Arguments
-    ``preset`` (see `rlte.envs.scenario.PRESETS`) and any `ScenarioConfig` field (``topology``,
-    ``traffic``, ``load``, ``bursts``, ``failures``, ...), plus ``k=4``, ``path_metric="hops"``,
-    ``window=4``, ``observe="utilisation"``, ``reward="-mlu"``, ``part="train"``,
-    ``episode_length=288``, ``action_type="splits"``, ``logit_scale=3.0``, ``with_optimal=True``.
+    ``preset`` (see `rlte.envs.scenario.PRESETS`), any `rlte.envs.scenario.ScenarioConfig` field
+    (``topology``, ``traffic``, ``load``, ``bursts``, ``failures``, ...), and the `TEOptions`
+    fields: ``k=4``, ``path_metric="hops"``, ``window=4``, ``observe="utilisation"``,
+    ``reward="-mlu"``, ``part="train"``, ``episode_length=288``, ``action_type="splits"``,
+    ``logit_scale=3.0``, ``reward_weights=None``, ``with_optimal=True``. Every value is checked
+    (`rlte.options`): a bad one is an `rlte.errors.RlteError` naming it.
 
     ## Version history
     - v0: first version.
     """
 
     metadata = {"render_modes": []}
+    Options = TEOptions
+    METRICS = METRICS
 
-    def __init__(
-        self,
-        preset: str | None = None,
-        *,
-        k: int = 4,
-        path_metric: str = "hops",
-        window: int = 4,
-        observe: str = "utilisation",
-        reward: str = "-mlu",
-        part: str = "train",
-        episode_length: int | None = 288,
-        action_type: str = "splits",
-        logit_scale: float = 3.0,
-        reward_weights: Mapping[str, float] | None = None,
-        with_optimal: bool = True,
-        render_mode: str | None = None,
-        **scenario_options,
-    ) -> None:
-        from rlte.errors import RlteError
-
-        if action_type not in ("splits", "path"):
-            raise RlteError(f"action_type {action_type!r}: unknown (choose from splits, path)")
+    def __init__(self, preset: str | None = None, *, render_mode: str | None = None, **options) -> None:
+        self.options, scenario_options = split_options("rlte/TE-v0", TEOptions, options)
         self.scenario = build(config_from_options(preset, **scenario_options))
-        self.core = TECore(
-            self.scenario, k=k, path_metric=path_metric, window=window, observe=observe, reward=reward,
-            part=part, episode_length=episode_length, reward_weights=reward_weights, with_optimal=with_optimal,
-        )  # fmt: skip
-        self.action_type = action_type
-        self.logit_scale = float(logit_scale)
+        self.core = TECore(self.scenario, self.options, observe=self.options.observe)
+        self.action_type = self.options.action_type
+        self.logit_scale = float(self.options.logit_scale)
         self.render_mode = render_mode
         core = self.core
-        if action_type == "splits":
+        if self.action_type == "splits":
             self.action_space = spaces.Box(-1.0, 1.0, (core.num_demands * core.k_slots,), np.float32)
         else:
             self.action_space = spaces.MultiDiscrete(np.full(core.num_demands, core.k_slots))
@@ -120,3 +122,17 @@ class TrafficEngineeringEnv(gym.Env):
     def step(self, action):
         result = self.core.apply(self.splits_from_action(action))
         return self.core.observation(), result.reward, False, self.core.truncated(), result.info
+
+    # ------------------------------------------------------------------ the rlte contract
+    def get_state(self) -> dict:
+        """The generator, the episode's position and observation history (plain values and arrays)."""
+        return {"np_random": generator_state(self.np_random), "core": self.core.get_state()}
+
+    def set_state(self, state: dict) -> None:
+        """Restore what `get_state` returned."""
+        self._np_random = generator_from_state(state["np_random"])
+        self.core.set_state(state["core"])
+
+    def graph(self) -> GraphObservation:
+        """The observation window as a graph over the topology (`rlte.envs.core.TECore.graph`)."""
+        return self.core.graph()

@@ -3,15 +3,33 @@ centralised training, decentralised execution)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from rlte.envs.core import UTILISATION_CLIP, TECore, masked_softmax
+from rlte.envs.contract import (
+    GraphObservation,
+    generator_from_state,
+    generator_state,
+    restore_spaces_state,
+    spaces_state,
+)
+from rlte.envs.core import METRICS, UTILISATION_CLIP, TECore, TEOptionsBase, masked_softmax, split_options
 from rlte.envs.scenario import build, config_from_options
 from rlte.errors import RlteError
+
+
+@dataclass(frozen=True)
+class TEMAOptions(TEOptionsBase):
+    """Options of ``rlte/TE-MA-v0`` (besides the scenario's)."""
+
+    reward_sharing: Literal["shared", "local"] = "shared"
+    """Every agent gets the network's reward, or minus the busiest of its own out-links."""
+    neighbours: bool = False
+    """Observations include what each neighbour announced last interval."""
 
 
 class NodeRoutingParallelEnv(ParallelEnv):
@@ -46,57 +64,38 @@ class NodeRoutingParallelEnv(ParallelEnv):
     Never terminated; truncated for every agent after ``episode_length`` steps.
 
     ## Arguments
-    Those of ``rlte/TE-v0`` (scenario options included) plus ``neighbours=False`` and
-    ``reward_sharing="shared"``.
+    ``preset``, any scenario option, and the `TEMAOptions` fields: those of ``rlte/TE-v0`` but
+    ``observe`` and ``action_type``, plus ``neighbours=False`` and ``reward_sharing="shared"``.
+    `path_mask` and `latest_demands` give what a learner may know beyond the observation: the
+    valid path slots of each agent's action and the latest demand vector.
 
     ## Version history
     - v0: first version.
     """
 
     metadata = {"name": "rlte_te_ma_v0", "render_modes": [], "is_parallelizable": True}
+    Options = TEMAOptions
+    METRICS = METRICS
 
-    def __init__(
-        self,
-        preset: str | None = None,
-        *,
-        k: int = 4,
-        path_metric: str = "hops",
-        window: int = 4,
-        reward: str = "-mlu",
-        reward_sharing: str = "shared",
-        neighbours: bool = False,
-        part: str = "train",
-        episode_length: int | None = 288,
-        logit_scale: float = 3.0,
-        reward_weights: Mapping[str, float] | None = None,
-        with_optimal: bool = True,
-        render_mode: str | None = None,
-        **scenario_options,
-    ) -> None:
-        if reward_sharing not in ("shared", "local"):
-            raise RlteError(f"reward_sharing {reward_sharing!r}: unknown (choose from shared, local)")
+    def __init__(self, preset: str | None = None, *, render_mode: str | None = None, **options) -> None:
+        self.options, scenario_options = split_options("rlte/TE-MA-v0", TEMAOptions, options)
         self.scenario = build(config_from_options(preset, **scenario_options))
-        self.core = TECore(
-            self.scenario, k=k, path_metric=path_metric, window=window, observe="both", reward=reward,
-            part=part, episode_length=episode_length, reward_weights=reward_weights, with_optimal=with_optimal,
-        )  # fmt: skip
+        self.core = TECore(self.scenario, self.options, observe="both")
         core = self.core
         topology = core.base_topology
-        self.reward_sharing, self.neighbours, self.logit_scale = (
-            reward_sharing,
-            neighbours,
-            float(logit_scale),
-        )
+        self.reward_sharing, self.neighbours = self.options.reward_sharing, self.options.neighbours
+        self.logit_scale = float(self.options.logit_scale)
         self.render_mode = render_mode
         self.possible_agents = [f"node_{name}" for name in topology.nodes]
         self.agents: list[str] = []
         n = topology.num_nodes
+        window = self.options.window
         self.out_links = [np.flatnonzero(topology.src == u) for u in range(n)]
         self.max_degree = max(len(links) for links in self.out_links)
         self.neighbour_of = [topology.dst[links] for links in self.out_links]
         # the demands of node u are d = u * (N - 1) ... (u + 1) * (N - 1) - 1 (s-major numbering)
         self.own_demands = [np.arange(u * (n - 1), (u + 1) * (n - 1)) for u in range(n)]
-        per_agent = window * self.max_degree + window * (n - 1) + (self.max_degree if neighbours else 0)
+        per_agent = window * self.max_degree + window * (n - 1) + (self.max_degree if self.neighbours else 0)
         self._observation_spaces = {
             agent: spaces.Box(0.0, UTILISATION_CLIP, (per_agent,), np.float32)
             for agent in self.possible_agents
@@ -107,6 +106,16 @@ class NodeRoutingParallelEnv(ParallelEnv):
         }
         self.state_space = spaces.Box(0.0, UTILISATION_CLIP, (core.observation_size(),), np.float32)
         self._rng = np.random.default_rng()
+
+    def path_mask(self, agent: str) -> np.ndarray:
+        """The valid path slots of an agent's demands, [N - 1, K] bool: action entry
+        ``j * K + k`` is path k of the agent's j-th demand, and only valid slots carry traffic."""
+        return self.core.mask[self.own_demands[self.possible_agents.index(agent)]]
+
+    def latest_demands(self) -> np.ndarray:
+        """Every demand of the latest observed interval (divided by the median link capacity,
+        clipped at 4). Shape [D]."""
+        return np.minimum(self.core.traffic_history[-1], UTILISATION_CLIP)
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self._observation_spaces[agent]
@@ -159,6 +168,24 @@ class NodeRoutingParallelEnv(ParallelEnv):
 
     def render(self) -> None:
         return None
+
+    # ------------------------------------------------------------------ the rlte contract
+    def get_state(self) -> dict:
+        """Generators (the environment's and each action space's), the agents still acting and the
+        episode's position and observation history (plain values and arrays)."""
+        return {"rng": generator_state(self._rng), "action_spaces": spaces_state(self._action_spaces),
+                "agents": list(self.agents), "core": self.core.get_state()}  # fmt: skip
+
+    def set_state(self, state: dict) -> None:
+        """Restore what `get_state` returned."""
+        self._rng = generator_from_state(state["rng"])
+        restore_spaces_state(self._action_spaces, state["action_spaces"])
+        self.agents = list(state["agents"])
+        self.core.set_state(state["core"])
+
+    def graph(self) -> GraphObservation:
+        """The observation window as a graph over the topology (`rlte.envs.core.TECore.graph`)."""
+        return self.core.graph()
 
     def close(self) -> None:
         return None

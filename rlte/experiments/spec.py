@@ -3,6 +3,7 @@
 A spec::
 
     name: baselines_abilene               # the run store folder: runs/<name>/<run-id>/
+    domain: flow_te                        # the registered domain (default flow_te)
     description: every classical baseline on Abilene's real week at five load levels
     methods:                               # baselines by name, or learned agents with parameters
       - ecmp
@@ -22,8 +23,12 @@ A spec::
       values: [{method: trpo, load: 0.7, metric: mlu, value: 0.894}]
     quick: {loads: [0.6], seeds: [0, 1], training: {timesteps: 1000}}   # overrides for --quick
 
-Every key is checked (a typo names the key and the closest valid one), every method must exist,
-and every data file the cells need must be in the data directory.
+Every key is checked (a typo names the key and the closest valid one) and every value against
+its options class (`rlte.options`): the domain's scenario options for ``scenario:`` and
+``scenarios:``, the options of the domain's environments for ``env:``, each method's config for
+its ``params``. Every method must be one of the domain's baselines or a learned method registered
+for it (`rlte.domains`), and every data file the cells need must be in the data directory. A
+spec that fails any check is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -33,41 +38,32 @@ import difflib
 import hashlib
 import itertools
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlte.errors import RlteError
 
 TOP_KEYS = {
-    "name", "description", "methods", "topologies", "traffic", "loads", "scenarios", "seeds",
+    "name", "description", "domain", "methods", "topologies", "traffic", "loads", "scenarios", "seeds",
     "scenario", "training", "evaluation", "paper", "quick", "env",
 }  # fmt: skip
 TRAINING_KEYS = {"timesteps", "checkpoint_every"}
 EVALUATION_KEYS = {"part", "episode_length"}
-#: Environment options a spec may set: those of ``rlte/TE-v0`` (single-agent learners) and of
-#: ``rlte/TE-MA-v0`` (multi-agent ones); each learner's environment takes the ones it knows.
-TE_ENV_KEYS = (
-    "k",
-    "path_metric",
-    "window",
-    "observe",
-    "reward",
-    "episode_length",
-    "action_type",
-    "logit_scale",
-)
-TE_MA_ENV_KEYS = (
-    "k",
-    "path_metric",
-    "window",
-    "reward",
-    "reward_sharing",
-    "neighbours",
-    "episode_length",
-    "logit_scale",
-)
-ENV_KEYS = set(TE_ENV_KEYS) | set(TE_MA_ENV_KEYS)
+DEFAULT_DOMAIN = "flow_te"
+
+
+def env_keys(domain) -> dict[str, list[type]]:
+    """The environment options a spec of ``domain`` may set: key -> the options classes (of the
+    domain's environments) that know it. Each learner's environment takes the keys it knows."""
+    from rlte.envs import options_class
+
+    keys: dict[str, list[type]] = {}
+    for env_id in domain.env_ids:
+        options = options_class(env_id)
+        for key in options.keys():
+            if key not in domain.reserved_env_keys:
+                keys.setdefault(key, []).append(options)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -123,6 +119,7 @@ class Spec:
 
     name: str
     description: str
+    domain: str
     methods: list[Method]
     topologies: list[str]
     traffic: list[str]
@@ -151,6 +148,7 @@ class Spec:
         return {
             "name": self.name,
             "description": self.description,
+            "domain": self.domain,
             "methods": [
                 {"name": m.name, "label": m.display, "params": m.params_dict()} for m in self.methods
             ],
@@ -181,16 +179,15 @@ def _list(where: str, value, kind) -> list:
     values = value if isinstance(value, list) else [value]
     if not values:
         raise RlteError(f"{where}: empty")
+    names = {int: "an integer", str: "a string", dict: "a mapping"}
     for item in values:
-        if kind is not None and not isinstance(item, kind):
-            raise RlteError(
-                f"{where}: {item!r} is not a {kind.__name__ if isinstance(kind, type) else 'valid value'}"
-            )
+        if kind is not None and (not isinstance(item, kind) or (kind is int and isinstance(item, bool))):
+            raise RlteError(f"{where}: {item!r} is not {names.get(kind, 'a valid value')}")
     return values
 
 
-def _methods(where: str, entries) -> list[Method]:
-    from rlte.experiments.methods import check_method
+def _methods(where: str, entries, domain) -> list[Method]:
+    from rlte.domains import check_method
 
     methods = []
     for i, entry in enumerate(_list(where, entries, None)):
@@ -205,7 +202,7 @@ def _methods(where: str, entries) -> list[Method]:
         params = entry.get("params") or {}
         if not isinstance(params, dict):
             raise RlteError(f"{where}[{i}] ({name}): params must be a mapping")
-        check_method(name, params, f"{where}[{i}]")
+        check_method(domain, name, params, f"{where}[{i}]")
         methods.append(Method(name, tuple(sorted(params.items())), str(entry.get("label", ""))))
     labels = [m.display for m in methods]
     duplicates = {label for label in labels if labels.count(label) > 1}
@@ -214,13 +211,24 @@ def _methods(where: str, entries) -> list[Method]:
     return methods
 
 
+def _options(where: str, values, options_class, allowed: set[str]) -> dict:
+    """Check a mapping of options key by key against ``options_class`` (only ``allowed`` keys);
+    returns it unchanged (plain values, for the resolved spec)."""
+    if not isinstance(values, dict):
+        raise RlteError(f"{where}: must be a mapping of options")
+    _unknown(where, values, allowed)
+    for key, value in values.items():
+        options_class.convert(key, value, where)
+    return values
+
+
 def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir: str | None = None) -> Spec:
     """Validate a spec mapping (see the module docstring) and fill in defaults.
 
     Raises:
         RlteError: naming the spec and the first problem found.
     """
-    from rlte.envs.scenario import ScenarioConfig
+    from rlte.domains import get_domain
 
     if not isinstance(raw, dict):
         raise RlteError(f"{source}: a spec is a YAML mapping")
@@ -230,107 +238,86 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
         quick_overrides = raw["quick"]
         if not isinstance(quick_overrides, dict):
             raise RlteError(f"{source}: quick must be a mapping of overrides")
-        _unknown(f"{source}: quick", quick_overrides, TOP_KEYS - {"quick", "name"})
+        _unknown(f"{source}: quick", quick_overrides, TOP_KEYS - {"quick", "name", "domain"})
         for key, value in quick_overrides.items():
             if isinstance(value, dict) and isinstance(raw.get(key), dict):
                 raw[key] = {**raw[key], **value}
             else:
                 raw[key] = value
     name = raw.get("name")
-    if not isinstance(name, str) or not name or "/" in name:
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise RlteError(f"{source}: 'name' must be a non-empty string without '/'")
-    methods = _methods(f"{source}: methods", raw.get("methods"))
+    domain_name = raw.get("domain", DEFAULT_DOMAIN)
+    if not isinstance(domain_name, str):
+        raise RlteError(f"{source}: domain must be a name")
+    domain = get_domain(domain_name, f"{source}: domain")
+    methods = _methods(f"{source}: methods", raw.get("methods"), domain)
     topologies = _list(f"{source}: topologies", raw.get("topologies"), str)
     traffic = _list(f"{source}: traffic", raw.get("traffic"), str)
     loads = _list(f"{source}: loads", raw.get("loads", [None]), None)
-    for load in loads:
-        if load is not None and (
-            isinstance(load, bool)
-            or not isinstance(load, (int, float))
-            or not (load > 0)
-            or not math.isfinite(load)
-        ):
-            raise RlteError(f"{source}: loads: {load!r} must be a number > 0 (or null for unscaled traffic)")
     seeds = _list(f"{source}: seeds", raw.get("seeds", [0]), int)
-    scenario_fields = set(ScenarioConfig.__dataclass_fields__) - {
-        "topology",
-        "traffic",
-        "load",
-        "traffic_seed",
-    }
-    common = raw.get("scenario") or {}
-    if not isinstance(common, dict):
-        raise RlteError(f"{source}: scenario must be a mapping of scenario options")
-    _unknown(f"{source}: scenario", common, scenario_fields)
+    scenario_class = domain.scenario_options()
+    scenario_fields = set(scenario_class.keys()) - set(domain.axis_fields())
+    common = _options(f"{source}: scenario", raw.get("scenario") or {}, scenario_class, scenario_fields)
     scenarios: dict[str, dict] = {}
     for i, entry in enumerate(_list(f"{source}: scenarios", raw.get("scenarios", [{"name": "plain"}]), dict)):
         _unknown(f"{source}: scenarios[{i}]", entry, {"name", "options"})
         label = entry.get("name")
         if not isinstance(label, str):
             raise RlteError(f"{source}: scenarios[{i}]: missing 'name'")
-        options = entry.get("options") or {}
-        _unknown(f"{source}: scenarios[{i}] ({label})", options, scenario_fields)
+        if label in scenarios:
+            raise RlteError(f"{source}: scenarios[{i}]: the name {label!r} appears twice")
+        where = f"{source}: scenarios[{i}] ({label})"
+        options = _options(where, entry.get("options") or {}, scenario_class, scenario_fields)
+        domain.check_scenario({**common, **options}, where)
         scenarios[label] = options
     training = {"timesteps": 10_000, "checkpoint_every": 2_000, **(raw.get("training") or {})}
     _unknown(f"{source}: training", training, TRAINING_KEYS)
     for key in TRAINING_KEYS:
-        if not isinstance(training[key], int) or training[key] < 1:
-            raise RlteError(f"{source}: training.{key} must be a positive integer")
+        value = training[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RlteError(f"{source}: training.{key} {value!r}: must be a positive integer")
     evaluation = {"part": "test", "episode_length": None, **(raw.get("evaluation") or {})}
     _unknown(f"{source}: evaluation", evaluation, EVALUATION_KEYS)
     if evaluation["part"] not in ("train", "test"):
         raise RlteError(f"{source}: evaluation.part must be 'train' or 'test'")
-    env = dict(raw.get("env") or {})
-    _unknown(f"{source}: env", env, ENV_KEYS)
+    length = evaluation["episode_length"]
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
+        raise RlteError(f"{source}: evaluation.episode_length {length!r}: must be a positive integer or null")
+    env = raw.get("env") or {}
+    if not isinstance(env, dict):
+        raise RlteError(f"{source}: env must be a mapping of environment options")
+    known_env = env_keys(domain)
+    _unknown(f"{source}: env", env, set(known_env))
+    for key, value in env.items():
+        for options_class in known_env[key]:
+            options_class.convert(key, value, f"{source}: env")
+    env = dict(env)
     paper = raw.get("paper")
     if paper is not None:
         if not isinstance(paper, dict):
             raise RlteError(f"{source}: paper must be a mapping with 'source' and 'values'")
         _unknown(f"{source}: paper", paper, {"source", "values", "notes"})
-        for j, value in enumerate(paper.get("values") or []):
+        values = paper.get("values") or []
+        if not isinstance(values, list):
+            raise RlteError(f"{source}: paper.values must be a list")
+        for j, value in enumerate(values):
+            if not isinstance(value, dict):
+                raise RlteError(f"{source}: paper.values[{j}] must be a mapping")
             _unknown(
                 f"{source}: paper.values[{j}]",
                 value,
                 {"method", "load", "scenario", "metric", "value", "band"},
             )
+            if isinstance(value.get("value"), bool) or not isinstance(value.get("value"), int | float):
+                raise RlteError(f"{source}: paper.values[{j}]: value {value.get('value')!r} must be a number")
     spec = Spec(
-        name=name, description=str(raw.get("description", "")), methods=methods, topologies=topologies,
-        traffic=traffic, loads=loads, scenarios=scenarios, seeds=seeds, scenario=common, training=training,
-        evaluation=evaluation, env=env, paper=paper, raw=raw, source=source,
+        name=name, description=str(raw.get("description", "")), domain=domain.name, methods=methods,
+        topologies=topologies, traffic=traffic, loads=loads, scenarios=scenarios, seeds=seeds, scenario=common,
+        training=training, evaluation=evaluation, env=env, paper=paper, raw=raw, source=source,
     )  # fmt: skip
-    check_data(spec, data_dir)
+    domain.check_axes(spec, data_dir)
     return spec
-
-
-def check_data(spec: Spec, data_dir: str | None) -> None:
-    """Every topology and traffic source of the grid resolves, and its data files exist."""
-    from rlte.datadir import data_file
-    from rlte.net.topology import BUILTINS, DATA_TOPOLOGIES, topohub_ids
-    from rlte.net.traffic import DATA_TRAFFIC
-
-    known_topohub = None
-    for topology in spec.topologies:
-        if topology in DATA_TOPOLOGIES:
-            data_file(DATA_TOPOLOGIES[topology], data_dir)
-        elif topology in BUILTINS:
-            continue
-        elif Path(topology).suffix:
-            if not Path(topology).exists():
-                raise RlteError(f"{spec.source}: topology file {topology!r} does not exist")
-        else:
-            known_topohub = known_topohub or set(topohub_ids())
-            if topology not in known_topohub:
-                close = difflib.get_close_matches(
-                    topology, sorted(known_topohub | set(BUILTINS) | set(DATA_TOPOLOGIES)), n=1
-                )
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise RlteError(f"{spec.source}: unknown topology {topology!r}{hint}")
-    for traffic in spec.traffic:
-        base = traffic[len("diurnal:") :] if traffic.startswith("diurnal:") else traffic
-        if base in DATA_TRAFFIC:
-            data_file(DATA_TRAFFIC[base], data_dir)
-        elif base.startswith("maroh/"):
-            data_file(base if base.endswith(".json") else f"{base}.json", data_dir)
 
 
 def load_spec(path: str | Path, *, quick: bool = False, data_dir: str | None = None) -> Spec:

@@ -22,6 +22,14 @@ least path in that order; k shortest paths from Yen's algorithm over it. Enumera
 bound (stretch, all paths) run a best-first search over partial simple paths with the same key:
 a partial path's key is never above the key of any of its completions, so complete paths come
 out in exactly the order above.
+
+Limits, so that no call runs away: k (and ``max_paths``) is at most `MAX_PATHS_PER_PAIR`, and an
+enumeration (`paths_within_stretch`, `all_simple_paths`) expands at most `MAX_SEARCH_STEPS`
+partial paths over all pairs; either raises `RlteError` naming the limit. (The number of simple
+paths grows exponentially: ``paths_within_stretch`` on a 100-node Gabriel graph does not end.)
+
+Hop-by-hop next hops: `ecmp_dag` (the shortest-path DAG toward every destination) and
+`stretch_dag` (next hops on near-shortest routes, MAROH's candidates).
 """
 
 from __future__ import annotations
@@ -44,6 +52,12 @@ PATH_METRICS = ("hops", "weight", "delay")
 ECMP_METRICS = ("hops", "weight")
 #: Relative tolerance under which two float distances count as equal in `ecmp_dag`.
 ECMP_RTOL = 1e-9
+#: The largest k (paths per ordered pair) a constructor accepts, and the largest ``max_paths``.
+#: The work of k shortest paths grows faster than k: k = 100 on the 36-node grid6x6 takes about 20 s.
+MAX_PATHS_PER_PAIR = 100
+#: The most partial paths one enumeration (`paths_within_stretch`, `all_simple_paths`) expands
+#: over all its pairs (about 30 s of search); MAROH's stretch 1.5 on grid6x6 needs 216,000.
+MAX_SEARCH_STEPS = 5_000_000
 
 LinkPath = tuple[int, ...]
 
@@ -264,11 +278,30 @@ def _check_metric(metric: str, allowed: tuple[str, ...]) -> None:
         raise RlteError(f"metric {metric!r}: unknown (use {names})")
 
 
-def _check_count(name: str, value, *, allow_none: bool = False) -> None:
+def _check_count(name: str, value, *, allow_none: bool = False, limit: int | None = None) -> None:
     if allow_none and value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise RlteError(f"{name} {value!r}: must be an integer >= 1{' or None' if allow_none else ''}")
+    if limit is not None and value > limit:
+        raise RlteError(f"{name} {value!r}: at most {limit:,} paths per pair (MAX_PATHS_PER_PAIR)")
+
+
+def check_paths_per_pair(k, name: str = "k") -> None:
+    """Refuse a number of paths per pair that is not an integer in 1 .. `MAX_PATHS_PER_PAIR`.
+
+    Args:
+        k: the number (e.g. parsed from a baseline name such as ``kpath_uniform_k8``).
+        name: how the message names it.
+
+    Raises:
+        RlteError: k is not an integer >= 1, or is above `MAX_PATHS_PER_PAIR`.
+    """
+    _check_count(name, k, limit=MAX_PATHS_PER_PAIR)
+
+
+class _SearchBudgetSpent(Exception):
+    """An enumeration expanded `MAX_SEARCH_STEPS` partial paths (turned into an RlteError)."""
 
 
 def _integer_costs(topology: Topology, metric: str) -> list[int]:
@@ -297,6 +330,8 @@ class _Searcher:
             adjacency[src[e]].append((dst[e], e, costs[e]))
         self.adjacency = adjacency
         self.link_cost = costs
+        #: partial paths `ordered_paths` may still expand, over all its calls
+        self.steps_left = MAX_SEARCH_STEPS
         graph = csr_matrix((np.asarray(costs, dtype=np.float64), (topology.src, topology.dst)), shape=(n, n))
         # integer costs below 2^53 add up exactly in float64
         dist = shortest_path(graph, method="D", directed=True)
@@ -310,12 +345,19 @@ class _Searcher:
         self, s: int, t: int, bound: int | None = None
     ) -> Iterator[tuple[int, tuple[int, ...], LinkPath]]:
         """Simple paths from s to t with cost <= bound as (cost, nodes, links), ordered by
-        (cost, nodes). Best-first over partial paths keyed by (cost + exact distance left, nodes)."""
+        (cost, nodes). Best-first over partial paths keyed by (cost + exact distance left, nodes).
+
+        Raises:
+            _SearchBudgetSpent: ``steps_left`` partial paths were expanded (over all calls).
+        """
         h = self._to_target[t]
         adjacency = self.adjacency
         heap = [(h[s], (s,), (), 1 << s, 0)]
         push, pop = heapq.heappush, heapq.heappop
         while heap:
+            if self.steps_left <= 0:
+                raise _SearchBudgetSpent
+            self.steps_left -= 1
             _, nodes, links, visited, cost = pop(heap)
             u = nodes[-1]
             if u == t:
@@ -390,10 +432,22 @@ class _Searcher:
         return chosen
 
 
-def _build(topology: Topology, label: str, per_pair: Callable[[int, int], list[LinkPath]]) -> PathSet:
+def _build(
+    topology: Topology, label: str, per_pair: Callable[[int, int], list[LinkPath]], *, advice: str = ""
+) -> PathSet:
     pairs = _demand_pairs(topology.num_nodes).tolist()
-    paths = tuple(tuple(per_pair(s, t)) for s, t in pairs)
-    return PathSet(num_nodes=topology.num_nodes, num_links=topology.num_links, paths=paths, label=label)
+    found = []
+    for s, t in pairs:
+        try:
+            found.append(tuple(per_pair(s, t)))
+        except _SearchBudgetSpent:
+            raise RlteError(
+                f"{label} on topology {topology.name!r}: gave up after {MAX_SEARCH_STEPS:,} partial paths "
+                f"(MAX_SEARCH_STEPS), at {topology.nodes[s]} -> {topology.nodes[t]}; {advice}"
+            ) from None
+    return PathSet(
+        num_nodes=topology.num_nodes, num_links=topology.num_links, paths=tuple(found), label=label
+    )
 
 
 # ---------------------------------------------------------------------- constructors
@@ -417,9 +471,9 @@ def k_shortest_paths(topology: Topology, k: int, metric: str = "hops") -> PathSe
         ``path_index`` and ``mask`` are [D, K] with K <= k.
 
     Raises:
-        RlteError: k < 1 or an unknown metric.
+        RlteError: k < 1, k > `MAX_PATHS_PER_PAIR` or an unknown metric.
     """
-    _check_count("k", k)
+    _check_count("k", k, limit=MAX_PATHS_PER_PAIR)
     _check_metric(metric, PATH_METRICS)
     searcher = _Searcher(topology, _integer_costs(topology, metric))
 
@@ -451,9 +505,9 @@ def edge_disjoint_paths(topology: Topology, k: int, metric: str = "hops") -> Pat
         ``path_index`` and ``mask`` are [D, K] with K <= k.
 
     Raises:
-        RlteError: k < 1 or an unknown metric.
+        RlteError: k < 1, k > `MAX_PATHS_PER_PAIR` or an unknown metric.
     """
-    _check_count("k", k)
+    _check_count("k", k, limit=MAX_PATHS_PER_PAIR)
     _check_metric(metric, PATH_METRICS)
     searcher = _Searcher(topology, _integer_costs(topology, metric))
 
@@ -488,7 +542,8 @@ def paths_within_stretch(topology: Topology, stretch: float = 1.5, max_paths: in
         A path set including every shortest-hop path of every pair (unless ``max_paths`` cuts).
 
     Raises:
-        RlteError: stretch < 1 or not finite, or max_paths < 1.
+        RlteError: stretch < 1 or not finite, max_paths < 1 or above `MAX_PATHS_PER_PAIR`, or the
+            search expanded `MAX_SEARCH_STEPS` partial paths.
     """
     if (
         isinstance(stretch, bool)
@@ -496,7 +551,7 @@ def paths_within_stretch(topology: Topology, stretch: float = 1.5, max_paths: in
         or not (1 <= stretch < math.inf)
     ):
         raise RlteError(f"stretch {stretch!r}: must be a finite number >= 1")
-    _check_count("max_paths", max_paths, allow_none=True)
+    _check_count("max_paths", max_paths, allow_none=True, limit=MAX_PATHS_PER_PAIR)
     searcher = _Searcher(topology, _integer_costs(topology, "hops"))
 
     def per_pair(s: int, t: int) -> list[LinkPath]:
@@ -509,7 +564,7 @@ def paths_within_stretch(topology: Topology, stretch: float = 1.5, max_paths: in
         return found
 
     label = f"stretch{float(stretch):g}" + ("" if max_paths is None else f"-max{max_paths}")
-    return _build(topology, label, per_pair)
+    return _build(topology, label, per_pair, advice="lower the stretch or set max_paths")
 
 
 def all_simple_paths(topology: Topology, max_hops: int | None = None) -> PathSet:
@@ -526,7 +581,8 @@ def all_simple_paths(topology: Topology, max_hops: int | None = None) -> PathSet
         A path set.
 
     Raises:
-        RlteError: max_hops < 1, or some pair has no path of at most max_hops links.
+        RlteError: max_hops < 1, some pair has no path of at most max_hops links, or the search
+            expanded `MAX_SEARCH_STEPS` partial paths.
     """
     _check_count("max_hops", max_hops, allow_none=True)
     searcher = _Searcher(topology, _integer_costs(topology, "hops"))
@@ -539,7 +595,8 @@ def all_simple_paths(topology: Topology, max_hops: int | None = None) -> PathSet
             )
         return [links for _, _, links in searcher.ordered_paths(s, t, max_hops)]
 
-    return _build(topology, "all" if max_hops is None else f"all-max{max_hops}hops", per_pair)
+    label = "all" if max_hops is None else f"all-max{max_hops}hops"
+    return _build(topology, label, per_pair, advice="set max_hops or use a smaller network")
 
 
 # ---------------------------------------------------------------------- ECMP
@@ -627,3 +684,38 @@ def ecmp_dag(topology: Topology, metric: str = "hops") -> EcmpDag:
         topology.src[None, :] != np.arange(n)[:, None]
     )
     return EcmpDag(metric=metric, src=topology.src, dst=topology.dst, dist=dist, on_dag=on_dag)
+
+
+def stretch_dag(topology: Topology, stretch: float = 1.5) -> np.ndarray:
+    """Eligible next hops per destination for hop-by-hop splitting on near-shortest paths.
+
+    Link e = (u, v) is eligible toward t when it brings the traffic closer in the order
+    (hop distance to t, node index) -- strictly fewer hops, or as many hops and a lower index --
+    and ``h(v, t) + 1 <= stretch * h(u, t)``. The order makes every destination's graph acyclic
+    (no forwarding loop); the second condition keeps each hop within the stretch of the shortest
+    route from u (MAROH uses 1.5: with it, equal-distance detours are allowed from 2 hops away).
+    Every shortest-path next hop is eligible, so every node has one; with stretch 1 the result
+    is `ecmp_dag`'s hop DAG.
+
+    Args:
+        topology: the network.
+        stretch: the largest ratio of a route's hops to the shortest, a finite number >= 1.
+
+    Returns:
+        on_dag: row t, link e is True iff e is an eligible next hop of src[e] toward t. Shape [N, E].
+
+    Raises:
+        RlteError: stretch < 1 or not finite.
+    """
+    if (
+        isinstance(stretch, bool)
+        or not isinstance(stretch, (int, float, np.integer, np.floating))
+        or not (1 <= stretch < math.inf)
+    ):
+        raise RlteError(f"stretch {stretch!r}: must be a finite number >= 1")
+    hops = ecmp_dag(topology, metric="hops").dist  # [u, t]
+    u, v = topology.src, topology.dst
+    h_u, h_v = hops[u].T, hops[v].T  # [t, e]
+    closer = (h_v < h_u) | ((h_v == h_u) & (v < u)[None, :])
+    within = h_v + 1 <= stretch * h_u + 1e-9
+    return closer & within & (h_u > 0)

@@ -3,7 +3,8 @@ utilisations, delay, loss and throughput. Batched: a leading shape ``[...]`` on 
 traffic, or both (broadcast) evaluates many at once with matrix products, never a Python loop over
 demands.
 
-Three routing forms, evaluated the same way (see docs/ARCHITECTURE.md):
+Three routing forms (defined in `rlte.sim.routing`, shared with the other simulators), evaluated
+the same way (see docs/ARCHITECTURE.md):
 
 - `PathRouting`: split ratios ``[..., D, K]`` over the candidate paths of a `PathSet`;
 - `NextHopRouting`: per-destination next-hop split ratios ``[..., N, E]`` (hop-by-hop forwarding);
@@ -19,35 +20,28 @@ its offered load). A full queue's delay is the buffer's (`rlte.metrics.DEFAULT_B
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import MatrixRankWarning, spsolve
 
 from rlte import metrics
 from rlte.errors import RlteError
-from rlte.net.paths import PathSet, ecmp_dag
+from rlte.net.paths import PathSet
 from rlte.net.topology import Topology
-
-
-# ---------------------------------------------------------------------- routing forms
-class PathRouting(NamedTuple):
-    """Split ratios over candidate paths. ``splits`` [..., D, K]: rows sum to 1 over valid paths."""
-
-    pathset: PathSet
-    splits: np.ndarray
-
-
-class NextHopRouting(NamedTuple):
-    """Per-destination next-hop splits. ``splits`` [..., N, E]: row t gives, for traffic toward t,
-    the fraction of what node src[e] forwards that goes on link e."""
-
-    splits: np.ndarray
-
-
-Routing = PathRouting | NextHopRouting
+from rlte.sim.routing import (  # noqa: F401  (the routing forms, re-exported for callers of this module)
+    WEIGHT_RULES,
+    NextHopRouting,
+    PathRouting,
+    Routing,
+    even_splits,
+    proportional_splits,
+    weights_to_splits,
+)
 
 
 class FlowStats(NamedTuple):
@@ -219,82 +213,6 @@ class NextHopEvaluator:
         return into_destination.reshape(*arriving.shape[:-2], -1).sum(axis=-1)
 
 
-# ---------------------------------------------------------------------- link weights
-WEIGHT_RULES = ("ecmp", "weighted")
-
-
-def weights_to_splits(
-    topology: Topology,
-    weights: np.ndarray,
-    rule: str = "ecmp",
-    *,
-    eligible: np.ndarray | None = None,
-) -> np.ndarray:
-    """Turn link weights into next-hop splits.
-
-    Args:
-        topology: the network.
-        weights: link weights [..., E], > 0.
-        rule: ``"ecmp"``: shortest paths under ``weights`` as IGP costs, traffic split evenly over
-            equal-cost next hops (what an OSPF router does). ``"weighted"``: each node splits its
-            traffic toward t over the eligible next hops in proportion to their weights (MAROH's
-            weighted hash, in expectation); eligible defaults to the hop-count ECMP DAG.
-        eligible: [N, E] bool mask of allowed next hops per destination (``"weighted"`` only).
-
-    Returns:
-        Next-hop splits [..., N, E].
-    """
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape[-1] != topology.num_links:
-        raise RlteError(
-            f"link weights of shape {weights.shape}: topology {topology.name!r} has {topology.num_links} links"
-        )
-    if not np.isfinite(weights).all() or (weights <= 0).any():
-        raise RlteError("link weights: must be finite and > 0")
-    if rule == "ecmp":
-        if weights.ndim > 1:
-            return np.stack(
-                [weights_to_splits(topology, w, "ecmp") for w in weights.reshape(-1, weights.shape[-1])]
-            ).reshape(*weights.shape[:-1], topology.num_nodes, topology.num_links)
-        dag = ecmp_dag(topology.with_weights(weights), metric="weight")
-        return even_splits(topology, dag.on_dag)
-    if rule == "weighted":
-        mask = ecmp_dag(topology, metric="hops").on_dag if eligible is None else np.asarray(eligible, bool)
-        return proportional_splits(topology, np.where(mask, weights[..., None, :], 0.0))
-    raise RlteError(f"link weight rule {rule!r}: unknown (choose from {', '.join(WEIGHT_RULES)})")
-
-
-def proportional_splits(topology: Topology, shares: np.ndarray) -> np.ndarray:
-    """Normalise non-negative shares [..., N, E] per (destination, node) into next-hop splits.
-
-    A node whose shares toward t are all zero (and is not t) is an error: its traffic has nowhere
-    to go.
-    """
-    n = topology.num_nodes
-    out_sum = shares @ _out_matrix(topology).T  # [..., t, u]: total share of u's next hops toward t
-    denominator = out_sum[..., topology.src]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        splits = np.where(denominator > 0, shares / denominator, 0.0)
-    splits[..., np.arange(n)[:, None] == topology.src[None, :]] = 0.0  # t forwards nothing toward t
-    empty = (out_sum <= 0) & ~np.eye(n, dtype=bool)
-    if empty.any():
-        t, u = np.argwhere(empty.reshape(-1, n, n))[0][1:]
-        raise RlteError(f"routing: node {topology.nodes[u]!r} has no next hop toward {topology.nodes[t]!r}")
-    return splits
-
-
-def even_splits(topology: Topology, on_dag: np.ndarray) -> np.ndarray:
-    """Even split over the allowed next hops [N, E] (ECMP)."""
-    return proportional_splits(topology, np.asarray(on_dag, dtype=np.float64))
-
-
-def _out_matrix(topology: Topology) -> np.ndarray:
-    """[N, E]: 1 where link e leaves node u."""
-    out = np.zeros((topology.num_nodes, topology.num_links))
-    out[topology.src, np.arange(topology.num_links)] = 1.0
-    return out
-
-
 # ---------------------------------------------------------------------- the model
 @dataclass(eq=False)
 class FlowModel:
@@ -376,6 +294,42 @@ class FlowModel:
             loss_rate=metrics.loss_rate(delivered, offered),
             throughput=metrics.throughput(delivered),
         )
+
+
+def destination_link_flows(topology: Topology, splits: np.ndarray, towards: np.ndarray) -> np.ndarray | None:
+    """Per-destination link flows of ONE next-hop routing, for K destinations: per destination
+    solve (I - P^T) x = d for the node throughput x, all destinations in one sparse block-diagonal
+    system (scales to large topologies; `NextHopEvaluator` is the dense, batched form). The LP
+    optimum uses it to turn its splits back into exact flows.
+
+    Returns:
+        The flows, or None if the splits trap traffic in a loop.
+
+    Shapes:
+        splits [K, E] (rows of the K destinations), towards [K, N] (what each node sends to each)
+        -> [K, E].
+    """
+    k, num_links = splits.shape
+    n, src, dst = topology.num_nodes, topology.src, topology.dst
+    job, link = np.nonzero(splits)
+    size = k * n
+    system = sp.csc_matrix(
+        (
+            np.concatenate([np.ones(size), -splits[job, link]]),
+            (
+                np.concatenate([np.arange(size), job * n + dst[link]]),
+                np.concatenate([np.arange(size), job * n + src[link]]),
+            ),
+        ),
+        shape=(size, size),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MatrixRankWarning)
+        throughput = np.atleast_1d(spsolve(system, towards.reshape(-1)))
+    if not np.all(np.isfinite(throughput)) or np.any(throughput < -1e-9 * max(towards.max(), 1.0)):
+        return None
+    throughput = np.clip(throughput, 0.0, None).reshape(k, n)
+    return throughput[:, src] * splits
 
 
 def reference_link_loads(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
+
 from rlte.envs import make_parallel
 
 DIAMOND = "u,v,capacity\n0,1,10e9\n1,3,10e9\n0,2,5e9\n2,3,5e9\n"
@@ -20,10 +22,12 @@ def write_topology(tmp_path_factory, name: str, text: str) -> str:
     return str(path)
 
 
-def static_diamond(diamond: str):
-    """One uniform matrix on the diamond, episodes of 8 steps, the LP optimum in ``info``."""
-    return make_parallel("rlte/TE-MA-v0", topology=diamond, traffic="uniform:1e9", load=None, train_fraction=0.0,
-                         window=1, k=2, with_optimal=True, episode_length=8)  # fmt: skip
+def static_diamond(diamond: str, single: bool = False):
+    """One uniform matrix on the diamond, episodes of 8 steps, the LP optimum in ``info``
+    (``rlte/TE-MA-v0``, or ``rlte/TE-v0`` with ``single``)."""
+    options = dict(topology=diamond, traffic="uniform:1e9", load=None, train_fraction=0.0, window=1, k=2,
+                   with_optimal=True, episode_length=8)  # fmt: skip
+    return gym.make("rlte/TE-v0", **options) if single else make_parallel("rlte/TE-MA-v0", **options)
 
 
 def moving_diamond(diamond: str):
@@ -31,6 +35,12 @@ def moving_diamond(diamond: str):
     episodes of 10 steps, so checkpoints (every 64 steps) fall inside episodes."""
     return make_parallel("rlte/TE-MA-v0", topology=diamond, traffic="diurnal:uniform:1e9", load=None, window=2,
                          k=2, with_optimal=False, episode_length=10)  # fmt: skip
+
+
+def moving_diamond_single(diamond: str):
+    """`moving_diamond` for one centralised agent (``rlte/TE-v0``)."""
+    return gym.make("rlte/TE-v0", topology=diamond, traffic="diurnal:uniform:1e9", load=None, window=2, k=2,
+                    with_optimal=False, episode_length=10)  # fmt: skip
 
 
 def kite_env(kite: str):

@@ -19,7 +19,7 @@ from rlte.agents.common.replay import ReplayBatch, ReplayBuffer
 from rlte.agents.dqn import (
     LOG_COLUMNS,
     DQNAgent,
-    check_params,
+    DQNConfig,
     chosen_share,
     encode_choices,
     greedy_slots,
@@ -74,8 +74,8 @@ SMALL = {
 def test_bad_parameters_are_errors_naming_them(params, named):
     with pytest.raises(RlteError, match=named):
         DQNAgent(params)
-    with pytest.raises(RlteError, match=rf"cell 3.*{named}"):
-        check_params(params, "cell 3")
+    with pytest.raises(RlteError, match=rf"^cell 3: (unknown parameter '{named}'|{named} )"):
+        DQNConfig.parse(params, "cell 3")
 
 
 def test_describe_names_the_algorithm_and_every_parameter():
@@ -229,7 +229,7 @@ def test_never_picks_an_invalid_slot(kite):
     env = kite_env(kite)
     observations, _ = env.reset(seed=0)
     for _ in range(4):
-        actions = agent.act_all(observations)
+        actions = agent.act(observations)
         for u, name in enumerate(env.possible_agents):
             logits = actions[name].reshape(mask.shape[1], mask.shape[2])
             assert (logits == 1.0).sum(axis=1).tolist() == [1] * mask.shape[1]
@@ -251,10 +251,10 @@ def test_smoke_on_the_default_environment(tmp_path):
     assert float(rows[-1]["epsilon"]) == pytest.approx(0.05)
     env = make_env()
     observations, _ = env.reset(seed=3)
-    actions = agent.act_all(observations)
+    actions = agent.act(observations)
     assert set(actions) == set(env.possible_agents)
     assert all(env.action_space(a).contains(action) for a, action in actions.items())
-    again = agent.act_all(observations)
+    again = agent.act(observations)
     assert all(np.array_equal(actions[a], again[a]) for a in actions)
 
 
@@ -286,6 +286,6 @@ def test_learns_the_diamond_to_its_best_single_path_routing(diamond):
     first = env.possible_agents[0]
     observations, _ = env.reset(seed=0)
     for _ in range(3):
-        observations, _, _, _, infos = env.step(agent.act_all(observations))
+        observations, _, _, _, infos = env.step(agent.act(observations))
         assert infos[first]["mlu"] <= 1.02 * single_path
     assert infos[first]["optimal_mlu"] == pytest.approx(0.3)

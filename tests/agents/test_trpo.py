@@ -304,10 +304,10 @@ def test_smoke_on_the_default_environment(tmp_path):
     assert int(rows[-1]["accepted_steps"]) + int(rows[-1]["rejected_steps"]) == 3
     env = make_env()
     observations, _ = env.reset(seed=3)
-    actions = agent.act_all(observations)
+    actions = agent.act(observations)
     assert set(actions) == set(env.possible_agents)
     assert all(env.action_space(a).contains(action) for a, action in actions.items())
-    again = agent.act_all(observations)
+    again = agent.act(observations)
     assert all(np.array_equal(actions[a], again[a]) for a in actions)  # deterministic
 
 
@@ -324,5 +324,5 @@ def test_learns_the_diamond_to_its_lp_optimum(diamond):
     assert even == pytest.approx(0.6) and optimal == pytest.approx(0.3)
     observations, _ = env.reset(seed=0)
     for _ in range(3):  # the observation carries the last utilisation: check the policy's steady state
-        observations, _, _, _, infos = env.step(agent.act_all(observations))
+        observations, _, _, _, infos = env.step(agent.act(observations))
         assert infos[first]["mlu"] <= 1.04 * optimal

@@ -14,10 +14,9 @@ from pettingzoo.test import parallel_api_test
 import rlte.envs  # noqa: F401  (registers the ids)
 from rlte.envs import make_parallel
 from rlte.envs.core import masked_softmax
-from rlte.envs.link_weight import stretch_dag
-from rlte.envs.scenario import LOAD_BANDS, build, config_from_options
+from rlte.envs.scenario import build, config_from_options
 from rlte.errors import RlteError
-from rlte.net.paths import k_shortest_paths
+from rlte.net.paths import k_shortest_paths, stretch_dag
 from rlte.net.topology import load_topology
 from rlte.sim.flow import FlowModel, PathRouting
 
@@ -236,7 +235,6 @@ def test_maroh_preset_with_real_flows(data_dir):
 def test_abilene_week_preset(data_dir):
     env = gym.make("rlte/TE-v0", preset="abilene-week", data_dir=str(data_dir), with_optimal=False)
     assert env.unwrapped.scenario.train.shape == (1440, 12, 12)
-    assert set(LOAD_BANDS) == {"10-30", "30-60", "60-80", "80-95", "95-100"}
 
 
 # ---------------------------------------------------------------------- errors
@@ -247,15 +245,56 @@ def test_abilene_week_preset(data_dir):
             lambda: gym.make("rlte/TE-v0", preset="abilene-weak"),
             r"scenario preset 'abilene-weak': unknown \(did you mean 'abilene-week'",
         ),
-        (lambda: gym.make("rlte/TE-v0", load=0.0), r"load level 0.0: must be > 0"),
-        (lambda: gym.make("rlte/TE-v0", load=-1.0), r"load level -1.0: must be > 0"),
-        (lambda: gym.make("rlte/TE-v0", validation=1.0), r"validation 1.0: must be in \[0, 1\)"),
+        (lambda: gym.make("rlte/TE-v0", load=0.0), r"^scenario: load 0.0: must be > 0$"),
+        (lambda: gym.make("rlte/TE-v0", load=-1.0), r"^scenario: load -1.0: must be > 0$"),
+        (lambda: gym.make("rlte/TE-v0", validation=1.0), r"^scenario: validation 1.0: must be >= 0 and < 1$"),
+        (lambda: gym.make("rlte/TE-v0", window=-3), r"^rlte/TE-v0: window -3: must be >= 1$"),
+        (lambda: gym.make("rlte/TE-v0", k="4"), r"^rlte/TE-v0: k '4': must be an integer$"),
+        (
+            lambda: gym.make("rlte/TE-v0", logit_scale="1e-3"),
+            r"^rlte/TE-v0: logit_scale '1e-3': must be a number, not a string",
+        ),
+        (lambda: gym.make("rlte/TE-v0", episode_length=0), r"^rlte/TE-v0: episode_length 0: must be >= 1$"),
+        (
+            lambda: gym.make("rlte/TE-v0", bursts="abc"),
+            r"^scenario: bursts 'abc': must be a list \[a number, a number, an integer\] or null$",
+        ),
+        (
+            lambda: gym.make("rlte/TE-v0", bursts=(2.0, 5.0, 3)),
+            r"^scenario: bursts \[2.0, 5.0, 3\]: must be \[rate, factor, duration\] with a rate in \(0, 1\]$",
+        ),
+        (
+            lambda: gym.make("rlte/TE-v0", train_fraction=2),
+            r"^scenario: train_fraction 2.0: must be >= 0 and < 1$",
+        ),
+        (
+            lambda: gym.make("rlte/TE-v0", reward_weights={"latency": 1.0}),
+            r"^rlte/TE-v0: reward_weights \{'latency': 1.0\}: must be a mapping with keys among",
+        ),
+        (
+            lambda: make_parallel("rlte/TE-MA-v0", reward_sharing="all"),
+            r"^rlte/TE-MA-v0: reward_sharing 'all': must be one of 'shared', 'local'$",
+        ),
+        (
+            lambda: make_parallel("rlte/LinkWeight-MA-v0", factor=1.0),
+            r"^rlte/LinkWeight-MA-v0: factor 1.0: must be > 1$",
+        ),
         (
             lambda: build(config_from_options(validation=1e-5, **SMALL)),
             r"validation 1e-05: must leave at least one training and one held-out interval",
         ),
-        (lambda: gym.make("rlte/TE-v0", reward="-latency"), r"reward '-latency': unknown"),
-        (lambda: gym.make("rlte/TE-v0", colour="red"), r"scenario option 'colour': unknown"),
+        (
+            lambda: gym.make("rlte/TE-v0", reward="-latency"),
+            r"^rlte/TE-v0: reward '-latency': must be one of '-mlu', '-mlu/optimal', '-phi', '-delay', 'composite'$",
+        ),
+        (
+            lambda: gym.make("rlte/TE-v0", colour="red"),
+            r"^rlte/TE-v0: unknown option 'colour'; environment options: k, ",
+        ),
+        (
+            lambda: gym.make("rlte/TE-v0", windw=3),
+            r"^rlte/TE-v0: unknown option 'windw' \(did you mean 'window'\?\)",
+        ),
         (
             lambda: gym.make(
                 "rlte/TE-v0",
@@ -269,7 +308,10 @@ def test_abilene_week_preset(data_dir):
             lambda: make_parallel("rlte/TE-MA-v1"),
             r"environment 'rlte/TE-MA-v1': unknown \(did you mean 'rlte/TE-MA-v0'",
         ),
-        (lambda: make_parallel("rlte/LinkWeight-MA-v0", mode="async"), r"mode 'async': unknown"),
+        (
+            lambda: make_parallel("rlte/LinkWeight-MA-v0", mode="async"),
+            r"^rlte/LinkWeight-MA-v0: mode 'async': must be one of 'simultaneous', 'sequential'$",
+        ),
     ],
 )
 def test_bad_options(make, message):
@@ -278,46 +320,42 @@ def test_bad_options(make, message):
 
 
 # ---------------------------------------------------------------------- learning
+DIAMOND = "u,v,capacity\n0,1,10e9\n1,3,10e9\n0,2,5e9\n2,3,5e9\n"
+"""4-node diamond 0-1-3 (10 Gbit/s) and 0-2-3 (5 Gbit/s): uniform 1 Gbit/s demands give an even
+split MLU 0.6 and an LP optimum 0.3."""
+
+
 @pytest.mark.slow
-def test_ppo_learns_to_lower_the_mlu():
-    """Stable-Baselines3 PPO, a few thousand steps on Abilene at 60 % load, ends with a lower mean
-    test MLU than the policy it started from, both the initial random (sampled) policy and that
-    policy's mean action (an even split over the k paths)."""
+def test_ppo_learns_the_diamond_far_below_the_even_split(tmp_path):
+    """Stable-Baselines3 PPO on ``rlte/TE-v0`` over a static instance with a known optimum: its
+    policy's mean action starts at the even split (MLU 0.6, twice the optimum 0.3); after training,
+    averaged over three seeds, it must close most of that gap (MLU below 0.4). A correct learner
+    ends near 0.3 on any machine; one that does not learn stays at 0.6."""
     import torch
     from stable_baselines3 import PPO
 
-    torch.manual_seed(0)
+    path = tmp_path / "diamond.csv"
+    path.write_text(DIAMOND)
+    options = dict(topology=str(path), traffic="uniform:1e9", load=None, train_fraction=0.0, window=1, k=2,
+                   episode_length=8, with_optimal=True)  # fmt: skip
     torch.set_num_threads(1)
-    options = dict(
-        topology="sndlib/abilene", traffic="diurnal:topohub", load=0.6, episode_length=64, with_optimal=False
-    )
-    env = gym.make("rlte/TE-v0", **options)
-    model = PPO(
-        "MlpPolicy",
-        env,
-        n_steps=256,
-        batch_size=64,
-        learning_rate=1e-3,
-        seed=0,
-        verbose=0,
-        policy_kwargs={"log_std_init": -1.0},
-    )
-
-    def mean_mlu(deterministic: bool, steps: int = 128) -> float:
-        evaluation = gym.make("rlte/TE-v0", part="test", **{**options, "episode_length": steps})
+    finals = []
+    for seed in range(3):
+        env = gym.make("rlte/TE-v0", **options)
+        model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, learning_rate=3e-3, gamma=0.5, seed=seed,
+                    verbose=0, policy_kwargs={"log_std_init": -0.5, "net_arch": [32, 32]})  # fmt: skip
+        evaluation = gym.make("rlte/TE-v0", **options)
+        obs, _ = evaluation.reset(seed=0)
+        _, _, _, _, info = evaluation.step(model.predict(obs, deterministic=True)[0])
+        assert info["mlu"] == pytest.approx(0.6) and info["optimal_mlu"] == pytest.approx(0.3)
+        model.learn(total_timesteps=4096)
         obs, _ = evaluation.reset(seed=0)
         values = []
-        for _ in range(steps):
-            action, _ = model.predict(obs, deterministic=deterministic)
-            obs, _, _, _, info = evaluation.step(action)
+        for _ in range(4):
+            obs, _, _, _, info = evaluation.step(model.predict(obs, deterministic=True)[0])
             values.append(info["mlu"])
-        return float(np.mean(values))
-
-    random_before, mean_before = mean_mlu(False), mean_mlu(True)
-    model.learn(total_timesteps=6144)
-    after = mean_mlu(True)
-    assert after < random_before
-    assert after < mean_before
+        finals.append(np.mean(values))
+    assert np.mean(finals) < 0.4, finals
 
 
 def test_vector_env_matches_single_envs():

@@ -1,5 +1,6 @@
 """The run report: table numbers against a hand computation, the paper column and sentences, the
-figures, and the errors for a malformed run folder."""
+verdicts against other methods (each kind, both directions of a metric), a domain without a
+reference, the figures, and the errors for a malformed run folder."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 import yaml
 from scipy import stats
 
+from rlte.domains import Domain, Metric, get_domain
 from rlte.errors import RlteError
-from rlte.experiments.report import RESULT_COLUMNS, summarise, write_report
+from rlte.experiments import store
+from rlte.experiments.report import RESULT_COLUMNS, read_run, summarise, write_report
 
 SEEDS = (0, 1, 2)
 LOADS = (0.45, 0.7)
@@ -60,8 +63,13 @@ def make_run(
     loads=LOADS,
     scenario: str = "bursts",
     paper: dict | None = None,
+    metrics=metrics_of,
+    domain: str | None = None,
 ) -> Path:
-    """A fake run folder: spec.yaml, results.csv and cells/ with series and learning logs."""
+    """A fake run folder: spec.yaml, results.csv and cells/ with series and learning logs.
+
+    ``metrics(label, load, seed)`` gives a cell's metrics; ``domain`` is the spec's ``domain`` (none:
+    a run written before domains existed)."""
     run = root / "run"
     run.mkdir()
     spec = {
@@ -79,6 +87,8 @@ def make_run(
         "env": {},
         "paper": paper,
     }
+    if domain is not None:
+        spec["domain"] = domain
     (run / "spec.yaml").write_text(yaml.safe_dump(spec))
     rows = []
     for label, (_, oracle, learned) in methods.items():
@@ -86,7 +96,7 @@ def make_run(
             for seed in seeds:
                 cell = {"method": label, "topology": "toy", "traffic": "gravity", "load": load,
                         "scenario": scenario, "seed": seed}  # fmt: skip
-                values = metrics_of(label, load, seed)
+                values = metrics(label, load, seed)
                 if learned:
                     values["train_s"] = 3.0
                 cell_rows = [
@@ -106,7 +116,9 @@ def make_run(
                         ["interval", "mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput"]
                     )
                     for i in intervals:
-                        writer.writerow([i, values["mlu"] + 0.01 * i, 0.3, 0.01, 12.0, 0.001 * i, 1e9])
+                        writer.writerow(
+                            [i, values["mlu"] + 0.01 * i, 0.3, 0.01, 12.0, 0.001 * i, values["throughput"]]
+                        )
                 if learned:
                     with open(cell_dir / "learning.csv", "w", newline="") as handle:
                         writer = csv.writer(handle)
@@ -210,12 +222,12 @@ def test_paper_disagreement_and_learned_sentences(report):
     )
     ecmp_mlu = np.mean([mlu_of("ecmp", 0.7, seed) for seed in SEEDS])
     gap = np.mean([mlu_of("trpo", 0.7, s) / mlu_of("lp_opt", 0.7, s) - 1 for s in SEEDS])
+    # trpo - ecmp is -0.08 on every seed: the interval is that one point, below 0
     assert (
-        f"trpo beats ECMP on mean MLU at 60-80 % load: {100 * trpo_mlu:.1f} % against {100 * ecmp_mlu:.1f} %"
-        in text
+        f"- trpo beats ecmp on mean MLU at 60-80 % load: {100 * trpo_mlu:.1f} % against {100 * ecmp_mlu:.1f} % "
+        f"(paired difference -8.0 ± 0.0 %, 95 % CI); its gap to lp_opt is {100 * gap:.1f} % (ecmp's: " in text
     )
-    assert f"its gap to lp_opt is {100 * gap:.1f} %" in text
-    assert "trpo beats ECMP on mean MLU at 30-60 % load" in text
+    assert "- trpo beats ecmp on mean MLU at 30-60 % load: " in text
 
 
 def test_figures_exist_and_are_linked(report):
@@ -241,7 +253,12 @@ def test_no_lp_opt_one_seed_one_load_plain(tmp_path):
     row = table_row(text, "Load 0.7 (60-80 % band)", "trpo (learned)")
     assert row[1] == f"{100 * mlu_of('trpo', 0.7, 0):.2f} % (n=1)"
     assert row[5] == "—"
-    assert "trpo beats ECMP on mean MLU" in text and "gap to lp_opt is" not in text
+    ecmp = 100 * mlu_of("ecmp", 0.7, 0)
+    assert (
+        f"- trpo cannot be tested against ecmp on mean MLU at 60-80 % load: {100 * mlu_of('trpo', 0.7, 0):.1f} % "
+        f"against {ecmp:.1f} % (one seed).\n" in text
+    )
+    assert "- trpo beats" not in text and "gap to lp_opt is" not in text
     # one load, plain scenario: learning curves only
     assert sorted(p.name for p in (run / "figures").glob("*.png")) == ["learning-toy-gravity-plain.png"]
 
@@ -264,18 +281,25 @@ def test_learned_methods_are_compared_with_lp_last(tmp_path):
     """lp_last (mean MLU 0.47 + spread at 0.45, 0.74 + spread at 0.7) beats trpo at the lower load
     and loses to it at the higher; the sentence says which."""
     methods = {**METHODS, "lp_last": ("lp_last", False, False)}
-    text = write_report(make_run(tmp_path, methods=methods)).read_text()
-    assert "### Learned methods against the classical routings, lp_last and lp_opt" in text
+    text = write_report(make_run(tmp_path, methods=methods, scenario="plain")).read_text()
+    assert "### Learned methods against the classical routings, lp_last and lp_opt\n" in text
     assert "the best classical routing" not in text  # ECMP is the only one here
     last_low = np.mean([mlu_of("lp_last", 0.45, seed) for seed in SEEDS])
     last_high = np.mean([mlu_of("lp_last", 0.7, seed) for seed in SEEDS])
-    assert f"; does not beat lp_last ({100 * last_low:.1f} %); its gap to lp_opt" in text
-    assert f"; beats lp_last ({100 * last_high:.1f} %); its gap to lp_opt" in text
+    # trpo - lp_last: +0.03 on every seed at 0.45, -0.02 at 0.7
+    assert (
+        f"; is worse than lp_last ({100 * last_low:.1f} %; paired difference 3.0 ± 0.0 %, 95 % CI); "
+        "its gap to lp_opt" in text
+    )
+    assert (
+        f"; beats lp_last ({100 * last_high:.1f} %; paired difference -2.0 ± 0.0 %, 95 % CI); its gap to lp_opt"
+        in text
+    )
 
 
 def test_paper_agreement_is_stated_not_flagged(tmp_path):
     paper = {"source": "p", "values": [{"method": "ecmp", "load": 0.7, "metric": "mlu", "value": 0.81}]}
-    text = write_report(make_run(tmp_path, paper=paper)).read_text()
+    text = write_report(make_run(tmp_path, paper=paper, scenario="plain")).read_text()
     assert "rlte measures" not in text
     assert "rlte agrees with the paper within 10 % on MLU for ecmp at 60-80 % load" in text
     assert table_row(text, "Load 0.7 (60-80 % band)", "ecmp")[6] == "MLU 81.0 %"
@@ -312,7 +336,9 @@ def test_unreadable_spec(tmp_path):
 
 def test_training_budget_is_stated_only_when_something_learned(tmp_path):
     methods = {label: METHODS[label] for label in ("ecmp",)}
-    text = write_report(make_run(tmp_path, methods=methods, seeds=(0,), loads=(0.7,))).read_text()
+    text = write_report(
+        make_run(tmp_path, methods=methods, seeds=(0,), loads=(0.7,), scenario="plain")
+    ).read_text()
     assert "- Seeds: 0 (1)\n" in text and "Training:" not in text
 
 
@@ -320,12 +346,16 @@ def test_learned_methods_are_compared_with_the_best_classical_routing(tmp_path):
     """sp_weight (MLU 0.55 + spread at 0.45, 0.71 + spread at 0.7) is better than ECMP at both loads;
     trpo beats it at the lower load only. lp_last has the lowest MLU but is an LP, not classical."""
     methods = {**METHODS, "sp_weight": ("sp_weight", False, False), "lp_last": ("lp_last", False, False)}
-    text = write_report(make_run(tmp_path, methods=methods)).read_text()
+    text = write_report(make_run(tmp_path, methods=methods, scenario="plain")).read_text()
     low = np.mean([mlu_of("sp_weight", 0.45, seed) for seed in SEEDS])
     high = np.mean([mlu_of("sp_weight", 0.7, seed) for seed in SEEDS])
-    assert f"; beats the best classical routing, sp_weight ({100 * low:.1f} %); does not beat lp_last" in text
     assert (
-        f"; does not beat the best classical routing, sp_weight ({100 * high:.1f} %); beats lp_last" in text
+        f"; beats the best classical routing, sp_weight ({100 * low:.1f} %; paired difference -5.0 ± 0.0 %, "
+        "95 % CI); is worse than lp_last" in text
+    )
+    assert (
+        f"; is worse than the best classical routing, sp_weight ({100 * high:.1f} %; paired difference "
+        "1.0 ± 0.0 %, 95 % CI); beats lp_last" in text
     )
 
 
@@ -340,6 +370,141 @@ def test_loss_over_time_table_under_a_non_plain_scenario(report):
     assert text.count("Loss over time, load") == len(LOADS)
 
 
-def test_no_loss_over_time_table_for_the_plain_scenario(tmp_path):
-    text = write_report(make_run(tmp_path, seeds=(0, 1), loads=(0.7,), scenario="plain")).read_text()
-    assert "Loss over time" not in text
+def test_no_over_time_table_for_the_plain_scenario(tmp_path):
+    """Whichever metric the domain follows over time, the plain scenario has no table nor figure of it."""
+    run = make_run(tmp_path, seeds=(0, 1), loads=(0.7,), scenario="plain")
+    text = write_report(run).read_text()
+    assert "| std over time |" not in text and " over time, " not in text
+    assert not list((run / "figures").glob("time-*"))
+
+
+def test_result_columns_are_defined_once():
+    assert RESULT_COLUMNS is store.RESULT_COLUMNS
+
+
+def test_a_lower_mean_within_the_interval_is_not_a_win(tmp_path):
+    """The shape of seed 000's Table 2, where sb3_ppo's 104.2 ± 11.6 % was said to beat sp_weight's
+    105.7 %: a lower mean whose paired interval contains 0 is within it, not a win. The rivals are
+    deterministic (one value on every seed), so the paired interval is the one-sample interval of
+    trpo's seeds shifted by the rival's value, computed here by hand."""
+    trpo = {0: 0.94, 1: 1.04, 2: 1.145}
+    fixed = {"ecmp": 1.5, "sp_weight": 1.057, "lp_opt": 0.5}
+
+    def metrics(label, load, seed):
+        return {**metrics_of("ecmp", load, seed), "mlu": trpo[seed] if label == "trpo" else fixed[label]}
+
+    methods = {**METHODS, "sp_weight": ("sp_weight", False, False)}
+    text = write_report(
+        make_run(tmp_path, methods=methods, loads=(0.7,), scenario="plain", metrics=metrics)
+    ).read_text()
+    values = np.array(list(trpo.values()))
+    half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / math.sqrt(3)
+    assert (
+        f"- trpo beats ecmp on mean MLU at 60-80 % load: {100 * values.mean():.1f} % against 150.0 % "
+        f"(paired difference {100 * (values.mean() - 1.5):.1f} ± {100 * half:.1f} %, 95 % CI); "
+        "is within the 95 % interval of the best classical routing, sp_weight "  # -1.5 ± 25.5 %
+        f"(105.7 %; paired difference {100 * (values.mean() - 1.057):.1f} ± {100 * half:.1f} %, 95 % CI); "
+        "its gap to lp_opt is " in text
+    )
+    assert "beats the best classical routing" not in text
+
+
+def toy_domain(lower_is_better: bool) -> Domain:
+    """A domain whose primary metric is throughput, in either direction, with no reference."""
+
+    class Toy(Domain):
+        name = f"toy_{'lower' if lower_is_better else 'higher'}_is_better"
+        metrics = (
+            Metric("throughput", "throughput", "Mbit/s", 1e-6, lower_is_better=lower_is_better),
+            Metric("mlu", "MLU", "%", 100.0),
+        )
+        primary = "throughput"
+        table_metrics = ("throughput", "mlu")
+        rivals = ("ecmp",)
+
+    return Toy()
+
+
+@pytest.fixture
+def toy_domains(monkeypatch) -> dict[str, Domain]:
+    """The two toy domains, found by the run store as if registered."""
+    toys = {domain.name: domain for domain in (toy_domain(True), toy_domain(False))}
+    registered = store.get_domain
+    monkeypatch.setattr(
+        store, "get_domain", lambda name, where="domain": toys.get(name) or registered(name, where)
+    )
+    return toys
+
+
+#: Throughput (bit/s) of seed 0; every seed adds the same spread to every method.
+THROUGHPUT = {"ecmp": 1.0e9, "sp_weight": 1.1e9, "trpo": 1.2e9, "lp_opt": 1.3e9}
+
+
+def throughput_metrics(label: str, load: float, seed: int) -> dict[str, float]:
+    return {**metrics_of("ecmp", load, seed), "throughput": THROUGHPUT[label] + 1e7 * seed**2}
+
+
+@pytest.mark.parametrize("lower_is_better", [False, True])
+def test_a_higher_is_better_metric_flips_the_verdict(tmp_path, toy_domains, lower_is_better):
+    """trpo moves 200 Mbit/s more than ECMP on every seed: a win when throughput is better higher, a loss
+    when it is better lower; the best classical routing is the highest (sp_weight) or the lowest (ecmp,
+    the rival already named)."""
+    domain = toy_domain(lower_is_better).name
+    methods = {**METHODS, "sp_weight": ("sp_weight", False, False)}
+    run = make_run(
+        tmp_path, methods=methods, loads=(0.7,), scenario="plain", metrics=throughput_metrics, domain=domain
+    )
+    text = write_report(run).read_text()
+    spread = np.mean([1e7 * seed**2 for seed in SEEDS])
+    trpo, ecmp, sp_weight = ((THROUGHPUT[m] + spread) / 1e6 for m in ("trpo", "ecmp", "sp_weight"))
+    lead = (
+        f"- trpo {'is worse than' if lower_is_better else 'beats'} ecmp on mean throughput at load 0.7: "
+        f"{trpo:.1f} Mbit/s against {ecmp:.1f} Mbit/s (paired difference 200.0 ± 0.0 Mbit/s, 95 % CI)"
+    )
+    if lower_is_better:
+        assert lead + ".\n" in text
+        assert "a lower throughput is better" in text
+    else:
+        assert (
+            lead + "; beats the best classical routing, sp_weight "
+            f"({sp_weight:.1f} Mbit/s; paired difference 100.0 ± 0.0 Mbit/s, 95 % CI).\n" in text
+        )
+        assert "lies above 0 (a higher throughput is better)" in text
+
+
+def test_a_domain_without_a_reference_has_no_gap(tmp_path, toy_domains):
+    """No reference: no gap column (even with lp_opt in the run), no gap sentence or definition."""
+    domain = toy_domain(False).name
+    run = make_run(tmp_path, loads=(0.7,), scenario="plain", metrics=throughput_metrics, domain=domain)
+    text = write_report(run).read_text()
+    assert table_header(text, "Load 0.7") == ["method", "throughput", "MLU"]
+    assert table_row(text, "Load 0.7", "lp_opt (oracle)")[1:] == [
+        hand_ci([throughput_metrics("lp_opt", 0.7, seed)["throughput"] for seed in SEEDS], 1e-6, " Mbit/s"),
+        hand_ci([metrics_of("ecmp", 0.7, seed)["mlu"] for seed in SEEDS]),
+    ]
+    assert "Gap to" not in text and "gap to" not in text
+    assert "; throughput in Mbit/s, MLU in %. Learned methods are marked" in text
+    assert "### Learned methods against the classical routings\n" in text
+
+
+def test_the_domain_comes_from_the_spec(tmp_path):
+    """A run written before domains existed is flow TE; an unknown domain is refused, naming the file."""
+    run = make_run(tmp_path, seeds=(0,), loads=(0.7,), scenario="plain")
+    assert read_run(run).domain is get_domain("flow_te")
+    spec = yaml.safe_load((run / "spec.yaml").read_text())
+    (run / "spec.yaml").write_text(yaml.safe_dump({**spec, "domain": "flow_tee"}))
+    with pytest.raises(
+        RlteError, match=r"spec\.yaml: domain: unknown domain 'flow_tee' \(did you mean 'flow_te'\?\)"
+    ):
+        read_run(run)
+
+
+def test_flags_without_result_json_come_from_the_domain_and_the_rows(tmp_path):
+    """A cell whose result.json is gone: lp_opt is an oracle by the domain, trpo learned by its rows."""
+    run = make_run(tmp_path, seeds=(0,), loads=(0.7,), scenario="plain")
+    for result in run.glob("cells/*/result.json"):
+        result.unlink()
+    methods = read_run(run).methods
+    assert methods["lp_opt"] == {"name": "lp_opt", "oracle": True, "learned": False}
+    assert methods["trpo"] == {"name": "sb3_trpo", "oracle": False, "learned": True}
+    assert methods["ecmp"] == {"name": "ecmp", "oracle": False, "learned": False}

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlte.cli import REPRODUCTIONS, main
+from rlte.cli import main
+from rlte.cli.experiments import REPRODUCTIONS
 from rlte.experiments.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,22 +79,23 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
         report = tmp_path / "runs" / name / "quick" / "report.md"
         assert report.exists() and "ma_trpo (learned)" in report.read_text()
     # a second call resumes: nothing is run again
-    assert (
-        main(
-            [
-                "reproduce",
-                "seed000",
-                "--quick",
-                "--specs-dir",
-                str(specs),
-                "--runs-dir",
-                str(tmp_path / "runs"),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    assert "(resuming)" in capsys.readouterr().out
+    assert not (tmp_path / "docs").exists()  # quick mode publishes only when asked
+    # a second call resumes: nothing is run again; --publish writes the page from the runs
+    published = tmp_path / "published"
+    again = ["reproduce", "seed000", "--quick", "--specs-dir", str(specs), "--runs-dir", str(tmp_path / "runs"),
+             "--no-progress", "--publish", str(published)]  # fmt: skip
+    assert main(again) == 0
+    out = capsys.readouterr().out
+    assert "(resuming)" in out and f"published {published / 'seed000.md'}" in out
+    page = (published / "seed000.md").read_text()
+    assert page.startswith("# seed000: rlte's reproduction (quick mode)")
+    for field in ("- Commit: `", "- Date: ", "- Machine: ", "- Time: ", "cores, Python"):
+        assert field in page
+    for name in REPRODUCTIONS["seed000"]:
+        assert f"## rlte report: {name}" in page
+        for figure in (tmp_path / "runs" / name / "quick" / "figures").glob("*.png"):
+            assert (published / "seed000" / name / figure.name).read_bytes() == figure.read_bytes()
+            assert f"](seed000/{name}/{figure.name})" in page
     # a spec edited since: refused before anything runs, naming the folder; --run-id starts afresh
     last = REPRODUCTIONS["seed000"][-1]
     edited = yaml.safe_load((specs / f"{last}.yaml").read_text())

@@ -75,7 +75,7 @@ def test_tiny_spec_cells_and_dry_run(capsys):
         ),
         (
             {"topologies": ["sndlib/abilen"]},
-            "spec: unknown topology 'sndlib/abilen' (did you mean 'sndlib/abilene'?)",
+            "spec: topology 'sndlib/abilen': unknown topohub id (did you mean 'sndlib/abilene'",
         ),
         ({"name": ""}, "spec: 'name' must be a non-empty string without '/'"),
         ({"methods": []}, "spec: methods: empty"),
@@ -86,12 +86,6 @@ def test_malformed_specs(change, message):
     with pytest.raises(RlteError) as error:
         parse_spec(small_spec(**change), "spec")
     assert str(error.value).startswith(message)
-
-
-def test_env_options_of_both_environments_are_accepted():
-    """rlte/TE-v0's (observe, action_type) and rlte/TE-MA-v0's (neighbours, reward_sharing)."""
-    env = {"observe": "both", "action_type": "logits", "neighbours": True, "reward_sharing": "local"}
-    assert parse_spec(small_spec(env=env), "spec").env == env
 
 
 def test_missing_data_file_is_named(tmp_path):

@@ -12,14 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlte.errors import RlteError
+from rlte.net import paths as paths_module
 from rlte.net.paths import (
+    MAX_PATHS_PER_PAIR,
+    MAX_SEARCH_STEPS,
     EcmpDag,
     PathSet,
     all_simple_paths,
+    check_paths_per_pair,
     ecmp_dag,
     edge_disjoint_paths,
     k_shortest_paths,
     paths_within_stretch,
+    stretch_dag,
 )
 from rlte.net.topology import Topology, from_topohub, load_topology
 
@@ -508,3 +513,113 @@ def test_sndlib_abilene():
         for links in demand
     ]
     np.testing.assert_array_equal(on_dag, stretch.path_hops == shortest_hops[stretch.path_demand])
+
+
+# ---------------------------------------------------------------------- limits
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda t: k_shortest_paths(t, 1_000_000),
+            "k 1000000: at most 100 paths per pair (MAX_PATHS_PER_PAIR)",
+        ),
+        (lambda t: k_shortest_paths(t, 101), "k 101: at most 100 paths per pair (MAX_PATHS_PER_PAIR)"),
+        (
+            lambda t: edge_disjoint_paths(t, 10**9),
+            "k 1000000000: at most 100 paths per pair (MAX_PATHS_PER_PAIR)",
+        ),
+        (
+            lambda t: paths_within_stretch(t, 1.5, max_paths=5000),
+            "max_paths 5000: at most 100 paths per pair (MAX_PATHS_PER_PAIR)",
+        ),
+        (
+            lambda t: check_paths_per_pair(1_000_000),
+            "k 1000000: at most 100 paths per pair (MAX_PATHS_PER_PAIR)",
+        ),
+        (lambda t: check_paths_per_pair(0, "kpath_uniform k"), "kpath_uniform k 0: must be an integer >= 1"),
+    ],
+)
+def test_huge_path_counts_are_refused_at_once(call, message):
+    grid = load_topology("grid6x6")
+    with pytest.raises(RlteError) as err:
+        call(grid)
+    assert str(err.value) == message
+    assert MAX_PATHS_PER_PAIR == 100
+
+
+def test_the_limit_itself_is_accepted(triangle):
+    check_paths_per_pair(MAX_PATHS_PER_PAIR)
+    assert (k_shortest_paths(triangle, MAX_PATHS_PER_PAIR).num_paths == 2).all()
+    assert (paths_within_stretch(triangle, 2, max_paths=MAX_PATHS_PER_PAIR).num_paths == 2).all()
+
+
+def test_enumerations_give_up_after_the_search_budget(monkeypatch):
+    grid = load_topology("grid6x6")
+    monkeypatch.setattr(paths_module, "MAX_SEARCH_STEPS", 500)
+    with pytest.raises(RlteError) as err:
+        paths_within_stretch(grid, 3.0)
+    assert str(err.value) == (
+        "stretch3 on topology 'grid6x6': gave up after 500 partial paths (MAX_SEARCH_STEPS), at 0 -> 3; "
+        "lower the stretch or set max_paths"
+    )
+    with pytest.raises(RlteError) as err:
+        all_simple_paths(grid)
+    assert str(err.value) == (
+        "all on topology 'grid6x6': gave up after 500 partial paths (MAX_SEARCH_STEPS), at 0 -> 1; "
+        "set max_hops or use a smaller network"
+    )
+
+
+def test_the_search_budget_fits_maroh_candidates():
+    assert MAX_SEARCH_STEPS == 5_000_000
+    paths = paths_within_stretch(load_topology("nsfnet14"), 1.5)  # well inside the budget
+    assert (paths.num_paths >= 1).all()
+
+
+# ---------------------------------------------------------------------- stretch DAG
+def test_stretch_dag_by_hand():
+    # t = 0; 1 and 2 are one hop away, 3 (behind 1) and 4 (behind 2) two hops, and 3 - 4 joins them
+    topology = build(5, both_ways([(0, 1), (0, 2), (1, 3), (2, 4), (3, 4)]), name="ladder")
+    link = topology.link_index
+    eligible = stretch_dag(topology, 1.5)
+    assert eligible.shape == (5, topology.num_links) and eligible.dtype == bool
+    toward_0 = sorted(topology.link_names()[e] for e in np.flatnonzero(eligible[0]))
+    # 4 -> 3 keeps the distance (2 hops) and goes to a lower index, and 2 + 1 <= 1.5 * 2;
+    # 3 -> 4 goes to a higher index; 1 -> 2 would need 1 + 1 <= 1.5 * 1
+    assert toward_0 == [("1", "0"), ("2", "0"), ("3", "1"), ("4", "2"), ("4", "3")]
+    assert not eligible[0, link[(3, 4)]] and eligible[0, link[(4, 3)]]
+    only_shortest = stretch_dag(topology, 1.0)
+    assert np.array_equal(only_shortest, ecmp_dag(topology).on_dag)
+    assert not only_shortest[0, link[(4, 3)]]
+
+
+@pytest.mark.parametrize("stretch", [0.5, math.nan, math.inf, True, "1.5"])
+def test_stretch_dag_refuses_bad_stretch(diamond, stretch):
+    with pytest.raises(RlteError) as err:
+        stretch_dag(diamond, stretch)
+    assert str(err.value) == f"stretch {stretch!r}: must be a finite number >= 1"
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(strongly_connected(max_nodes=7), st.sampled_from([1.0, 1.2, 1.5, 2.0, 3.0]))
+def test_stretch_dag_definition_acyclic_and_complete(topology, stretch):
+    eligible = stretch_dag(topology, stretch)
+    n = topology.num_nodes
+    hops = ecmp_dag(topology, "hops").dist
+    for t in range(n):
+        for e, (u, v) in enumerate(zip(topology.src.tolist(), topology.dst.tolist())):
+            closer = (hops[v, t], v) < (hops[u, t], u)
+            want = u != t and closer and hops[v, t] + 1 <= stretch * hops[u, t] + 1e-9
+            assert eligible[t, e] == want
+        graph = nx.DiGraph()
+        graph.add_nodes_from(range(n))
+        graph.add_edges_from(
+            (int(topology.src[e]), int(topology.dst[e])) for e in np.flatnonzero(eligible[t])
+        )
+        assert nx.is_directed_acyclic_graph(graph)  # no forwarding loop toward t
+        assert graph.out_degree(t) == 0
+        assert all(graph.out_degree(u) >= 1 for u in range(n) if u != t)  # no dead end
+    ecmp = ecmp_dag(topology, "hops").on_dag
+    assert not (ecmp & ~eligible).any()  # every shortest-path next hop is eligible
+    assert np.array_equal(stretch_dag(topology, 1.0), ecmp)
+    assert not (eligible & ~stretch_dag(topology, stretch + 0.5)).any()  # more stretch, more hops

@@ -9,6 +9,8 @@ import pytest
 from conftest import make_topology
 
 from rlte.errors import RlteError
+from rlte.net import topology as topology_module
+from rlte.net.inputs import MAX_FILE_BYTES, MAX_NODES
 from rlte.net.topology import (
     ABILENE_NODES,
     DEFAULT_CAPACITY_BPS,
@@ -22,6 +24,7 @@ from rlte.net.topology import (
     from_node_link_json,
     from_topohub,
     load_topology,
+    load_topology_file,
 )
 
 
@@ -282,8 +285,12 @@ def test_abilene_table_tiny(tmp_path):
     assert list(topology.capacity) == [1e6, 1e6, 2e6, 5e5]
     assert list(topology.weight) == [5, 5, 7, 9]
     path.write_text("\n".join(rows[:2] + ["0\t0\t1\tfive\t1000"]) + "\n")
-    with pytest.raises(RlteError, match=rf"{path}: malformed row in the Abilene link table"):
+    with pytest.raises(RlteError) as err:
         from_abilene_table(path)
+    assert (
+        str(err.value)
+        == f"{path}:3: malformed row in the Abilene link table (OSPF weight 'five' is not a number)"
+    )
     path.write_text("hello\n")
     with pytest.raises(RlteError, match=rf"{path}: not an Abilene link table"):
         from_abilene_table(path)
@@ -327,3 +334,268 @@ def test_real_edge_lists_match_builtins(data_dir):
         written = load_topology(builtin)
         assert from_file.nodes == written.nodes
         assert set(from_file.link_index) == set(written.link_index)
+
+
+# ---------------------------------------------------------------------- bad inputs: one line each
+def error_of(call, *args, **kwargs) -> str:
+    """The message of the RlteError that ``call`` raises (any other exception fails the test)."""
+    with pytest.raises(RlteError) as err:
+        call(*args, **kwargs)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+GML_NODES = """graph [
+  directed 1
+  node [ id 0 label "a" Longitude 1.0 Latitude 2.0 ]
+  node [ id 1 label "b" Longitude LON Latitude 2.5 ]
+  edge [ source 0 target 1 bandwidth 10000000 EXTRA ]
+  edge [ source 1 target 0 bandwidth 10000000 ]
+]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "longitude", "message"),
+    [
+        ('weight "abc"', "1.5", "link a -> b has weight 'abc', not a number"),
+        ('delay "fast"', "1.5", "link a -> b has delay 'fast', not a number"),
+        ('dist "far"', "1.5", "link a -> b has dist 'far', not a number"),
+        ('bandwidth2 1 capacity "x"', "1.5", "link a -> b has capacity 'x', not a number"),
+        ("", '"east"', "node 'b' has Longitude 'east', not a number"),
+        ("weight 0", "1.5", "link a -> b has weight 0.0; it must be a positive number"),
+        ("delay -1", "1.5", "link a -> b has delay -1.0; it must be a finite number >= 0"),
+        ('weight "inf"', "1.5", "link a -> b has weight inf; it must be finite"),
+        ("", '"nan"', "node 'b' has coordinates [nan, 2.5]; they must be finite numbers"),
+    ],
+)
+def test_gml_bad_values(tmp_path, extra, longitude, message):
+    path = tmp_path / "t.gml"
+    path.write_text(GML_NODES.replace("EXTRA", extra).replace("LON", longitude))
+    assert error_of(from_gml, path) == f"{path}: {message}"
+
+
+def test_gml_good_values_still_load(tmp_path):
+    path = tmp_path / "t.gml"
+    path.write_text(GML_NODES.replace("EXTRA", 'weight "3" delay 0.002').replace("LON", "1.5"))
+    topology = from_gml(path)
+    ab = topology.link_index[(0, 1)]
+    assert topology.weight[ab] == 3.0 and topology.delay[ab] == 0.002
+    assert topology.coords.tolist() == [[1.0, 2.0], [1.5, 2.5]]
+
+
+NODE_LINK = {
+    "directed": True,
+    "multigraph": False,
+    "graph": {"name": "pair"},
+    "nodes": [{"id": "a"}, {"id": "b"}],
+    "links": [{"source": "a", "target": "b", "delay": 0.001}, {"source": "b", "target": "a"}],
+}
+
+
+def _node_link(change) -> dict:
+    data = json.loads(json.dumps(NODE_LINK))
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(graph=None), "'graph' is None, not an object"),
+        (lambda d: d.update(graph=["x"]), "'graph' is ['x'], not an object"),
+        (lambda d: d.update(nodes=None), "'nodes' is None, not a list"),
+        (lambda d: d.update(nodes={"a": {}}), "'nodes' is {'a': {}}, not a list"),
+        (lambda d: d["nodes"].__setitem__(1, "b"), "node 1 is 'b', not an object"),
+        (lambda d: d["nodes"][1].update(id=None), "node 1 has id None; an id is a string or a number"),
+        (lambda d: d["nodes"][1].update(id="a"), "node id 'a' appears twice"),
+        (lambda d: d.update(links=None), "'links' is None, not a list"),
+        (lambda d: d.pop("links"), "no 'links' (or 'edges') list"),
+        (lambda d: d["links"].__setitem__(0, 7), "link 0 is 7, not an object"),
+        (lambda d: d["links"][0].pop("target"), "link 0 has no 'target'"),
+        (lambda d: d["links"][0].update(target=None), "link 0 has target None, which is not a node id"),
+        (lambda d: d["links"][0].update(target=["b"]), "link 0 has target ['b'], which is not a node id"),
+        (
+            lambda d: d["links"][0].update(target={"id": "b"}),
+            "link 0 has target {'id': 'b'}, which is not a node id",
+        ),
+        (lambda d: d["links"][0].update(target="c"), "link 0 has target 'c', which is not a node id"),
+        (lambda d: d["links"][0].update(delay=""), "link a -> b has delay '', not a number"),
+        (lambda d: d["links"][0].update(delay=None), "link a -> b has delay None, not a number"),
+        (lambda d: d["links"][0].update(capacity=True), "link a -> b has capacity True, not a number"),
+        (
+            lambda d: d["links"][0].update(capacity=[1e9]),
+            "link a -> b has capacity [1000000000.0], not a number",
+        ),
+        (lambda d: d.update(directed="false"), "'directed' is 'false', not true or false"),
+        (
+            lambda d: [d["nodes"][0].update(pos=[0, 0]), d["nodes"][1].update(pos=5)],
+            "node 'b' has pos 5, not a pair of numbers",
+        ),
+    ],
+)
+def test_node_link_json_bad_structure(tmp_path, change, message):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(_node_link(change)))
+    assert error_of(from_node_link_json, path) == f"{path}: {message}"
+
+
+def test_node_link_json_numbers_and_ids_that_are_fine(tmp_path):
+    path = tmp_path / "t.json"
+    data = _node_link(lambda d: None)
+    data["nodes"] = [{"id": 1, "pos": [0, 1]}, {"id": [2, "x"], "pos": [3.5, 4]}]
+    data["links"] = [{"source": 1, "target": [2, "x"], "capacity": "2e9"}, {"source": [2, "x"], "target": 1}]
+    path.write_text(json.dumps(data))
+    topology = from_node_link_json(path)
+    assert topology.nodes == ("1", "(2, 'x')")
+    assert topology.capacity.tolist() == [2e9, DEFAULT_CAPACITY_BPS]
+    assert topology.coords.tolist() == [[0.0, 1.0], [3.5, 4.0]]
+    huge = json.dumps(data).replace('"2e9"', "1" + "0" * 400)
+    path.write_text(huge)
+    assert error_of(from_node_link_json, path) == f"{path}: infinite capacity"
+    path.write_text("[" * 100_000)
+    assert error_of(from_node_link_json, path) == f"{path}: not valid JSON (nested too deeply)"
+    path.write_text("1" * 5000)
+    assert error_of(from_node_link_json, path).startswith(f"{path}: not valid JSON (Exceeds the limit")
+
+
+ABILENE_ROWS = [
+    "Link_index\tSource\tDestination\tOSPF\tCapacity(kbps)",
+    "0\t0\t1\t5\t1000",
+    "1\t1\t0\t5\t1000",
+]
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "message"),
+    [
+        (
+            "Node_num: 300000000\tEdge_num: 2",
+            [],
+            ": 300,000,000 nodes; rlte reads networks of at most 10,000 (MAX_NODES)",
+        ),
+        ("Node_num: 2\tEdge_num: 3", [], ": the header declares 3 links (Edge_num), the table has 2"),
+        (
+            "Node_num: many\tEdge_num: 2",
+            [],
+            ":1: the node count after Node_num is 'many', not a whole number",
+        ),
+        ("Node_num: 2\tEdge_num: x", [], ":1: Edge_num 'x' is not a whole number"),
+        (
+            "Node_num: 2\tEdge_num: 3",
+            ["2\t0\t1\t5\t1000\textra"],
+            ":5: malformed row in the Abilene link table (expected 5 fields: index, source, destination, "
+            "OSPF weight, capacity in kbit/s; found 6)",
+        ),
+        (
+            "Node_num: 2\tEdge_num: 3",
+            ["2\t0\tone\t5\t1000"],
+            ":5: malformed row in the Abilene link table (destination 'one' is not a whole number)",
+        ),
+        (
+            "Node_num: 2\tEdge_num: 3",
+            ["2\t0\t7\t5\t1000"],
+            ": link 0 -> 7 names an unknown node (table has 2)",
+        ),
+    ],
+)
+def test_abilene_table_bad_inputs(tmp_path, header, rows, message):
+    path = tmp_path / "Abilene"
+    path.write_text("\n".join([header, *ABILENE_ROWS, *rows]) + "\n")
+    assert error_of(from_abilene_table, path) == f"{path}{message}"
+
+
+def test_abilene_table_size_is_refused_before_allocating(tmp_path, monkeypatch):
+    path = tmp_path / "Abilene"
+    path.write_text("\n".join(["Node_num: 300000000\tEdge_num: 2", *ABILENE_ROWS]) + "\n")
+    monkeypatch.setattr(topology_module, "build_topology", None)  # never reached
+    assert "MAX_NODES" in error_of(from_abilene_table, path)
+    assert MAX_NODES == 10_000
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("u,v\n0,1,5\n1,0\n", ":2: expected 2 fields, found 3"),
+        ("u,v,u\n0,1,2\n", ":1: duplicate column 'u'"),
+        ("u,v\n0,\n", ":2: missing u or v"),
+        ("u,v,weight\n0,1,heavy\n", ":2: weight 'heavy' is not a number"),
+        ("u,v,capacity\n0,1,inf\n", ": infinite capacity"),
+    ],
+)
+def test_edge_csv_bad_inputs(tmp_path, text, message):
+    path = tmp_path / "edges.csv"
+    path.write_text(text)
+    assert error_of(from_edge_csv, path) == f"{path}{message}"
+
+
+def test_edge_csv_labels_that_look_numeric_but_are_not(tmp_path):
+    path = tmp_path / "edges.csv"
+    long_number = "9" * 5000  # more digits than int() converts
+    path.write_text(f"u,v\n1,{long_number}\n{long_number},2\n2,1\n")
+    assert from_edge_csv(path).nodes == ("1", "2", long_number)  # string order
+    path.write_text("u,v\n--5,\u00b2\n")  # not integers: '--5' and a superscript two
+    assert from_edge_csv(path).nodes == ("--5", "\u00b2")
+    path.write_text("u,v\n10,9\n")
+    assert from_edge_csv(path).nodes == ("9", "10")  # numeric order
+
+
+TEXT_READERS = [from_gml, from_node_link_json, from_abilene_table, from_edge_csv, load_topology_file]
+
+
+@pytest.mark.parametrize("reader", TEXT_READERS + [from_graphml], ids=lambda r: r.__name__)
+def test_binary_files(tmp_path, reader):
+    path = tmp_path / "binary.gml"
+    path.write_bytes(b"\xff\xfe\x00\x81junk\x00")
+    message = error_of(reader, path)
+    if reader is from_graphml:
+        assert message == f"{path}: not valid GraphML (syntax error: line 1, column 1)"
+    else:
+        assert message == f"{path}: not a text file (byte 0xff at offset 0 is not UTF-8)"
+    path.write_bytes(b"graph [\x00]")
+    if reader is not from_graphml:
+        assert error_of(reader, path) == f"{path}: not a text file (NUL byte at offset 7)"
+
+
+def test_missing_folder_and_oversized_files(tmp_path, monkeypatch):
+    assert error_of(from_gml, tmp_path / "none.gml") == f"{tmp_path / 'none.gml'}: no such file"
+    assert error_of(from_gml, tmp_path) == f"{tmp_path}: a folder, not a file"
+    path = tmp_path / "big.gml"
+    path.write_text(GML)
+    monkeypatch.setattr("rlte.net.inputs.MAX_FILE_BYTES", 100)
+    assert error_of(from_gml, path) == (
+        f"{path}: {len(GML):,} bytes; rlte reads input files of at most 100 bytes (MAX_FILE_BYTES)"
+    )
+    assert MAX_FILE_BYTES == 1 << 30
+
+
+def test_topohub_ids_are_checked_not_read_as_paths():
+    assert error_of(from_topohub, "sndlib/../sndlib/abilene").startswith(
+        "topology 'sndlib/../sndlib/abilene': unknown topohub id"
+    )
+    assert error_of(load_topology, "sndlib/abilen") == (
+        "topology 'sndlib/abilen': unknown topohub id (did you mean 'sndlib/abilene', 'sndlib/brain', 'sndlib/atlanta'?)"
+    )
+
+
+def test_validation_of_weights_and_coordinates():
+    with pytest.raises(RlteError, match=r"^topology 't': link c -> a has weight inf; it must be finite$"):
+        _topology(weight=[1.0, 1.0, np.inf, 1.0])
+    with pytest.raises(
+        RlteError, match=r"^topology 't': node 'b' has coordinates \[0.0, nan\]; they must be finite"
+    ):
+        _topology(coords=[[0.0, 0.0], [0.0, np.nan], [1.0, 1.0]])
+
+
+def test_names_importable_as_before():
+    from rlte.net import topology as module
+
+    for name in (
+        "ABILENE_NODES", "BUILTINS", "DATA_TOPOLOGIES", "DEFAULT_CAPACITY_BPS", "DEFAULT_DELAY_S",
+        "FIBRE_KM_PER_S", "GRID6X6_EDGES", "NSFNET14_EDGES", "TOPOHUB_DEFAULT_DEMAND_UNIT_BPS",
+        "TOPOHUB_DEMAND_UNIT_BPS", "Topology", "from_abilene_table", "from_edge_csv", "from_gml",
+        "from_graphml", "from_node_link_json", "from_topohub", "load_topology", "load_topology_file",
+        "topohub_ids",
+    ):  # fmt: skip
+        assert hasattr(module, name), name

@@ -700,3 +700,193 @@ def test_poisson_sample_mean_and_variance():
     assert np.allclose(counts, np.round(counts))
     variance = sampled.demands[:, 0, 1].var() / (mean.demands[0, 0, 1] * unit / mean.interval_s)
     assert 0.6 < variance < 1.5
+
+
+# ====================================================================== bad inputs: one line each
+def error_of(call, *args, **kwargs) -> str:
+    """The message of the RlteError that ``call`` raises (any other exception fails the test)."""
+    with pytest.raises(RlteError) as err:
+        call(*args, **kwargs)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+class TestBadInputs:
+    @pytest.mark.parametrize(
+        "text, message",
+        [
+            ("src,dst,rate_bps\na,b,1,5\n", ":2: expected 3 fields, found 4"),
+            (
+                "time,src,dst,rate_bps\n2020-01-01,a,b,1\n2020-01-01,b,a,1,,\n",
+                ":3: expected 4 fields, found 6",
+            ),
+            ("src,dst,rate_bps,dst\na,b,1,c\n", ":1: duplicate column 'dst'"),
+            (
+                "time,src,dst,rate_bps\n-5,a,b,1\n",
+                ":2: time '-5' is not a time (use YYYYMMDD-HHMM or ISO 8601)",
+            ),
+            (
+                "time,src,dst,rate_bps\n99999999999999999999-01-01,a,b,1\n",
+                ":2: time '99999999999999999999-01-01' is not a time (use YYYYMMDD-HHMM or ISO 8601)",
+            ),
+        ],
+    )
+    def test_long_csv(self, tmp_path, text, message):
+        path = tmp_path / "long.csv"
+        path.write_text(text)
+        assert error_of(load_traffic_csv, path) == f"{path}{message}"
+
+    def test_long_csv_extra_columns_and_short_rows_still_load(self, tmp_path):
+        path = tmp_path / "long.csv"
+        path.write_text("src,dst,rate_bps,flow_id\na,b,1,f1\n\nb,a,2\n")
+        s = load_traffic_csv(path)
+        assert s.demands[0, 0, 1] == 1 and s.demands[0, 1, 0] == 2
+
+    @pytest.mark.parametrize(
+        "loader",
+        [
+            load_abilene_tm,
+            load_sndlib_csv,
+            load_traffic_csv,
+            read_maroh_flows,
+            load_maroh_flows,
+            load_traffic_file,
+        ],
+        ids=lambda f: f.__name__,
+    )
+    def test_binary_files(self, tmp_path, loader):
+        path = tmp_path / "binary.csv"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+        assert error_of(loader, path) == f"{path}: not a text file (byte 0x89 at offset 0 is not UTF-8)"
+        path.write_bytes(b"time,a->b\n\x00")
+        assert error_of(loader, path) == f"{path}: not a text file (NUL byte at offset 10)"
+
+    def test_binary_xml(self, tmp_path):
+        path = tmp_path / "binary.xml"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+        assert (
+            error_of(load_sndlib_xml, path)
+            == f"{path}: not valid XML (not well-formed (invalid token): line 1, column 0)"
+        )
+        path.write_bytes(b'<?xml version="1.0" encoding="utf-nan"?><network>\xff</network>')
+        assert error_of(load_sndlib_xml, path) == f"{path}: not valid XML (unknown encoding: utf-nan)"
+
+    def test_latin1_xml_is_read_in_its_declared_encoding(self, tmp_path):
+        path = tmp_path / "latin1.xml"
+        path.write_bytes(
+            sndlib_xml([("M\u00fcnchen", "K\u00f6ln", 2)], nodes=("M\u00fcnchen", "K\u00f6ln")).encode(
+                "latin-1"
+            )
+        )
+        s = load_sndlib_xml(path)
+        assert s.nodes == ("M\u00fcnchen", "K\u00f6ln") and s.demands[0, 0, 1] == 2e6
+
+    def test_huge_declared_sizes_are_refused_before_allocating(self, tmp_path):
+        nodes = [f"n{i}" for i in range(10_001)]
+        xml = tmp_path / "many.xml"
+        xml.write_text(sndlib_xml([("n0", "n1", 1)], nodes=nodes))
+        assert (
+            error_of(load_sndlib_xml, xml)
+            == f"{xml}: 10,001 nodes; rlte reads networks of at most 10,000 (MAX_NODES)"
+        )
+        long = tmp_path / "long.csv"
+        long.write_text("src,dst,rate_bps\n" + "".join(f"n{i},n{i + 1},1\n" for i in range(10_000)))
+        assert (
+            error_of(load_traffic_csv, long)
+            == f"{long}: 10,001 nodes; rlte reads networks of at most 10,000 (MAX_NODES)"
+        )
+        long.write_text(
+            "time,src,dst,rate_bps\n2020-01-01T00:00,n0,n1,1\n"
+            + "".join(f"2020-01-01T00:05,n{i},n{i + 1},1\n" for i in range(1, 7_100))
+        )
+        assert error_of(load_traffic_csv, long) == (
+            f"{long}: 2 matrices of 7,101 x 7,101 are 100,848,402 values; rlte reads at most 100,000,000 "
+            "(MAX_TRAFFIC_VALUES)"
+        )
+        wide = tmp_path / "wide.csv"
+        header = "time," + ",".join(f"a{i}->b{i}" for i in range(3_600))
+        wide.write_text(
+            header + "\n" + "\n".join(f"2020-01-0{d}," + ",".join(["1"] * 3_600) for d in (1, 2)) + "\n"
+        )
+        assert error_of(load_sndlib_csv, wide) == (
+            f"{wide}: 2 matrices of 7,200 x 7,200 are 103,680,000 values; rlte reads at most 100,000,000 "
+            "(MAX_TRAFFIC_VALUES)"
+        )
+        tm = tmp_path / "TM"
+        tm.write_text("1 2 3 4\n")
+        assert "MAX_NODES" in error_of(load_abilene_tm, tm, nodes=[str(i) for i in range(20_000)])
+
+    def test_numbers_numpy_and_python_read_alike(self, tmp_path):
+        tm = tmp_path / "TM"
+        tm.write_text("0 1_0 \u0663 0\n")  # an underscore and an Arabic-Indic three are numbers to both
+        assert load_abilene_tm(tm, nodes=("a", "b")).demands[0, 0, 1] == pytest.approx(10 * 100 * 8 / 300)
+        tm.write_text("0 1e400 2 0\n")
+        assert error_of(load_abilene_tm, tm, nodes=("a", "b")) == f"{tm}:1: infinite value inf for a -> b"
+
+    def test_xml_interval_and_times(self, tmp_path):
+        path = tmp_path / "m.xml"
+        meta = "<meta><granularity>99999999999 d</granularity></meta>"
+        path.write_text(sndlib_xml([("p", "q", 3)], nodes=(), meta=meta, namespace=False))
+        assert error_of(load_sndlib_xml, path) == (
+            f"{path}: interval_s 8639999999913600.0 is more than 1e+09 s (MAX_INTERVAL_S)"
+        )
+
+    @pytest.mark.parametrize(
+        "flow, message",
+        [
+            ({"start": ["1"], "end": "2", "bandwidth": 1}, "flow 0: start ['1'] is not a node name"),
+            ({"start": True, "end": "2", "bandwidth": 1}, "flow 0: start True is not a node name"),
+            ({"start": "1", "end": "2", "bandwidth": True}, "flow 0: bandwidth True is not a number"),
+            ({"start": "1", "end": "2", "bandwidth": [5]}, "flow 0: bandwidth [5] is not a number"),
+            ({"start": "1", "end": "2", "bandwidth": "lots"}, "flow 0: bandwidth 'lots' is not a number"),
+            ({"start": "1", "end": "2", "bandwidth": 1e400}, "flow 0: bandwidth inf must be a finite number >= 0"),
+            ({"start": "1", "end": "2", "bandwidth": 1, "flow_id": {"x": 1}}, "flow 0: flow_id {'x': 1} is not a string or a number"),
+        ],
+    )  # fmt: skip
+    def test_flows(self, tmp_path, flow, message):
+        path = tmp_path / "flows.json"
+        path.write_text(json.dumps([flow]).replace("Infinity", "1e400"))
+        assert error_of(read_maroh_flows, path) == f"{path}: {message}"
+
+    def test_flow_ids_are_kept(self, tmp_path):
+        path = tmp_path / "flows.json"
+        path.write_text(json.dumps([
+            {"start": 1, "end": "2", "bandwidth": "5", "flow_id": 17},
+            {"start": "2", "end": "1", "all_bandwidth": {"0": 3}, "flow_id": None},
+            {"start": "2", "end": "1", "all_bandwidth": {"0": 4}, "flow_id": "x"},
+        ]))  # fmt: skip
+        flows = read_maroh_flows(path)
+        assert flows.ids == ("17", "1", "x") and flows.rate_bps.tolist() == [5.0, 3.0, 4.0]
+        assert flows.nodes == ("1", "2")
+
+    def test_unknown_specs_suggest_close_names(self):
+        assert error_of(load_traffic, "abilen") == (
+            f"traffic 'abilen': unknown (did you mean 'abilene'?); use {traffic.TRAFFIC_SPECS_HELP}"
+        )
+        assert error_of(load_traffic, "gravity") == (
+            f"traffic 'gravity': unknown (did you mean 'gravity:', 'geant'?); use {traffic.TRAFFIC_SPECS_HELP}"
+        )
+
+    def test_missing_data_file_suggests_its_neighbours(self, tmp_path):
+        (tmp_path / "maroh" / "tiny").mkdir(parents=True)
+        write_flows(tmp_path / "maroh" / "tiny" / "flows40.json", [("y", "x", 4.0)])
+        assert error_of(load_traffic, "maroh/tiny/flows41", data_dir=tmp_path) == (
+            f"{tmp_path / 'maroh' / 'tiny' / 'flows41.json'}: missing from the data directory "
+            "(did you mean 'flows40.json'?)"
+        )
+
+
+def test_names_importable_as_before():
+    for name in (
+        "ABILENE_START", "ABILENE_UNIT_BYTES", "DATA_TRAFFIC", "DEFAULT_INTERVAL_S", "DEFAULT_START",
+        "GRAVITY_DEFAULT_SEED", "SNDLIB_UNITS_BPS", "Burst", "BurstInjection", "Flows", "GravityMasses",
+        "TrafficSeries", "TrainTest", "bimodal", "daily_profile", "diurnal", "from_topology", "gravity",
+        "gravity_masses", "gravity_matrix", "inject_bursts", "load_abilene_tm", "load_maroh_flows",
+        "load_sndlib_csv", "load_sndlib_xml", "load_traffic", "load_traffic_csv", "load_traffic_file",
+        "parse_rate", "poisson_sample", "read_maroh_flows", "uniform",
+    ):  # fmt: skip
+        assert hasattr(traffic, name), name
+    from rlte.net import flows
+
+    assert traffic.Flows is flows.Flows and traffic.read_maroh_flows is flows.read_maroh_flows

@@ -25,12 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from rlte.agents.common.advantages import gae
-from rlte.agents.common.training import (
-    EpisodeReturns,
-    MultiAgentCheckpointing,
-    shared_shapes,
-    stack_observations,
-)
+from rlte.agents.common.configs import ActorCriticConfig
+from rlte.agents.common.training import EpisodeReturns, MultiAgentLearner, shared_shapes, stack_observations
 from rlte.errors import RlteError
 
 
@@ -108,19 +104,21 @@ class Rollout(NamedTuple):
     """True where step t starts an episode. Shape [T]."""
     last_state: np.ndarray
     """The state after the rollout. Shape [S]."""
+    signals: np.ndarray
+    """What the learner's `ActorCriticLearner._signal` read before each step (TRPO: the latest
+    demand vector, for ATRA). Shape [T, ...] (empty columns when unused)."""
 
 
-class ActorCriticLearner(MultiAgentCheckpointing):
+class ActorCriticLearner(MultiAgentLearner):
     """A shared Gaussian actor and a centralised critic trained on ``rlte/TE-MA-v0`` from rollouts
     of ``config.rollout_steps`` steps.
 
     A subclass sets ``NAME`` (error messages, TensorBoard prefix), ``ALGORITHM`` (`describe`),
-    ``LOG_COLUMNS`` (the learning log, first ``timesteps`` then ``episode_reward_mean``) and
-    ``COUNTERS``, parses its config in ``_parse_config``, adds its own optimisers or state in
+    ``LOG_COLUMNS`` (the learning log, first ``timesteps`` then ``episode_reward_mean``),
+    ``COUNTERS`` and ``CONFIG`` (its config class, derived from
+    `rlte.agents.common.configs.ActorCriticConfig`), adds its own optimisers or state in
     `_build_learner` and `_stateful`, and implements `_update`, one policy and critic update from a
-    rollout that returns the log row and extra TensorBoard scalars. Its config needs the fields
-    ``rollout_steps``, ``gamma``, ``lam``, ``critic_learning_rate``, ``hidden_sizes``,
-    ``critic_hidden_sizes``, ``node_embedding_size``, ``log_std_init`` and ``normalize_advantages``.
+    rollout that returns the log row and extra TensorBoard scalars.
 
     Args:
         params: config fields.
@@ -129,23 +127,20 @@ class ActorCriticLearner(MultiAgentCheckpointing):
     """
 
     NAME = ALGORITHM = "actor-critic"
+    CONFIG: type[ActorCriticConfig] = ActorCriticConfig
 
     def __init__(self, params: dict | None = None, seed: int = 0) -> None:
         self.seed = int(seed)
-        self.config = self._parse_config(params or {}, self.NAME)
+        self.config = self.CONFIG.parse(params or {}, self.NAME)
         self.actor: SharedGaussianActor | None = None
         self.agent_names: list[str] = []
-
-    @staticmethod
-    def _parse_config(params: dict, where: str):
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ construction
     def _build(self, env) -> None:
         torch.set_num_threads(1)
         config = self.config
         shapes = shared_shapes(env, self.NAME)
-        self.agent_names, self.num_demands = shapes.agent_names, shapes.num_demands
+        self.agent_names = shapes.agent_names
         self.action_low = torch.as_tensor(shapes.action_space.low, dtype=torch.float32)
         self.action_high = torch.as_tensor(shapes.action_space.high, dtype=torch.float32)
         self.torch_rng = torch.Generator().manual_seed(self.seed)
@@ -165,7 +160,7 @@ class ActorCriticLearner(MultiAgentCheckpointing):
         """Create the learner's own optimisers and state (after the networks exist)."""
 
     # ------------------------------------------------------------------ acting
-    def act_all(self, observations: dict) -> dict:
+    def act(self, observations: dict) -> dict:
         """The deterministic joint action: each agent's Gaussian mean, clipped to its action space.
 
         Args:
@@ -184,14 +179,19 @@ class ActorCriticLearner(MultiAgentCheckpointing):
         return {agent: action[i] for i, agent in enumerate(names)}
 
     # ------------------------------------------------------------------ rollouts
+    def _signal(self, env) -> np.ndarray:
+        """What the learner records from the environment before each step (nothing by default)."""
+        return np.zeros(0, dtype=np.float32)
+
     def _collect(self, env) -> Rollout:
         names = self.agent_names
         ids = torch.arange(len(names))
         observations, actions, states, rewards, dones, starts = [], [], [], [], [], []
-        truncated_states, truncated_steps = [], []
+        truncated_states, truncated_steps, signals = [], [], []
         for t in range(self.config.rollout_steps):
             obs = torch.as_tensor(stack_observations(self.observations, names))
             state = np.asarray(env.state(), dtype=np.float32).ravel()
+            signals.append(self._signal(env))
             with torch.no_grad():
                 mean, log_std = self.actor(obs, ids)
                 action = mean + torch.exp(log_std) * torch.randn(mean.shape, generator=self.torch_rng)
@@ -220,7 +220,7 @@ class ActorCriticLearner(MultiAgentCheckpointing):
             np.stack(observations), np.stack(actions), np.stack(states), np.asarray(rewards), np.asarray(dones),
             np.asarray(truncated_states, dtype=np.float32).reshape(-1, state_size),
             np.asarray(truncated_steps, dtype=np.int64), np.asarray(starts, dtype=bool),
-            np.asarray(env.state(), dtype=np.float32).ravel(),
+            np.asarray(env.state(), dtype=np.float32).ravel(), np.stack(signals),
         )  # fmt: skip
 
     def _advantages(self, rollout: Rollout) -> tuple[np.ndarray, np.ndarray]:

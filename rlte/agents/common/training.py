@@ -1,8 +1,8 @@
-"""Plumbing of checkpointed training on ``rlte/TE-MA-v0`` shared by the multi-agent learners
-(`rlte.agents.trpo`, `rlte.agents.mappo`, `rlte.agents.dqn`): hyperparameters from a dict with
-errors that name the parameter, the shapes a shared (parameter-sharing) network needs, exact
-snapshots of the environment, episode returns, checkpoint loading, the learning log and the
-checkpointed training loop (`MultiAgentCheckpointing`).
+"""The checkpointing core of every rlte learner, single- or multi-agent, the Stable-Baselines3
+wrapper included: exact snapshots of the environment through the rlte contract
+(`rlte.envs.contract`), episode returns, checkpoint loading with one-line errors, the learning log
+that a resumed run continues without repeating a row, and the checkpointed training loop
+(`CheckpointedLearner`). Also the shapes a network shared by every agent needs.
 
 Everything a checkpoint holds is tensors and plain values, so it loads with
 ``torch.load(weights_only=True)``.
@@ -14,70 +14,17 @@ import csv
 import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from gymnasium import spaces
 
 from rlte.agents.common.checkpoints import atomic_torch_save
+from rlte.envs.contract import env_state, restore_env_state
 from rlte.errors import RlteError
 from rlte.fileio import atomic_write_text
-
-Config = TypeVar("Config")
-
-
-# ---------------------------------------------------------------------- hyperparameters
-def parse_config(cls: type[Config], params: dict, where: str) -> Config:
-    """Build the dataclass ``cls`` from ``params``, checking names and types.
-
-    Fields are typed ``int``, ``float``, ``bool``, ``tuple[int, ...]`` or ``float | None``: ints are
-    taken for floats, lists for tuples, nothing else is converted.
-
-    Args:
-        cls: the config dataclass.
-        params: field name -> value (a subset of the fields).
-        where: names the run in error messages.
-
-    Returns:
-        The config.
-
-    Raises:
-        RlteError: for an unknown parameter or a value of the wrong type, naming the parameter.
-    """
-    known = {f.name: str(f.type) for f in fields(cls)}
-    values = {}
-    for name, value in params.items():
-        if name not in known:
-            raise RlteError(f"{where}: unknown parameter {name!r} (known: {', '.join(sorted(known))})")
-        kind = known[name]
-        optional = kind.endswith("| None")
-        kind = kind.removesuffix("| None").strip()
-        if value is None and optional:
-            values[name] = None
-        elif kind == "bool" and isinstance(value, bool | np.bool_):
-            values[name] = bool(value)
-        elif kind == "int" and isinstance(value, int | np.integer) and not isinstance(value, bool):
-            values[name] = int(value)
-        elif kind == "float" and isinstance(value, int | float | np.number) and not isinstance(value, bool):
-            values[name] = float(value)
-        elif (
-            kind.startswith("tuple")
-            and isinstance(value, list | tuple)
-            and all(isinstance(x, int | np.integer) and not isinstance(x, bool) for x in value)
-        ):
-            values[name] = tuple(int(x) for x in value)
-        else:
-            raise RlteError(f"{where}: parameter {name!r} must be {known[name]}, got {value!r}")
-    return cls(**values)
-
-
-def require(condition: bool, where: str, name: str, what: str) -> None:
-    """Raise `RlteError` ``"<where>: parameter <name> must be <what>"`` unless ``condition``."""
-    if not condition:
-        raise RlteError(f"{where}: parameter {name!r} must be {what}")
 
 
 # ---------------------------------------------------------------------- the environment
@@ -92,8 +39,6 @@ class SharedShapes(NamedTuple):
     """One agent's action space (all agents have the same shape)."""
     state_size: int
     """Size of the global ``state()``."""
-    num_demands: int
-    """Demands of the network (the last ``num_demands`` entries of ``state()`` are the latest)."""
 
 
 def shared_shapes(env, where: str) -> SharedShapes:
@@ -122,9 +67,7 @@ def shared_shapes(env, where: str) -> SharedShapes:
     state_size = (
         int(np.prod(env.state_space.shape)) if hasattr(env, "state_space") else int(np.size(env.state()))
     )
-    core = getattr(env, "core", None)
-    num_demands = int(core.num_demands) if core is not None else len(names) * (len(names) - 1)
-    return SharedShapes(names, int(np.prod(observation_shape)), action_space, state_size, num_demands)
+    return SharedShapes(names, int(np.prod(observation_shape)), action_space, state_size)
 
 
 def stack_observations(observations: dict, names: list[str]) -> np.ndarray:
@@ -132,26 +75,39 @@ def stack_observations(observations: dict, names: list[str]) -> np.ndarray:
     return np.stack([np.asarray(observations[a], dtype=np.float32).ravel() for a in names])
 
 
+def to_checkpoint(value):
+    """numpy arrays (at any depth of dicts, lists and tuples) as tensors, for ``torch.save``."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, dict):
+        return {key: to_checkpoint(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_checkpoint(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def from_checkpoint(value):
+    """The inverse of `to_checkpoint`: tensors back to numpy arrays."""
+    if isinstance(value, torch.Tensor):
+        return value.numpy().copy()
+    if isinstance(value, dict):
+        return {key: from_checkpoint(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_checkpoint(item) for item in value]
+    return value
+
+
 def environment_snapshot(env) -> dict:
-    """The environment's generator and episode state, as tensors and plain values."""
-    return {
-        "rng": env._rng.bit_generator.state,
-        "core": {
-            key: (torch.from_numpy(value) if isinstance(value, np.ndarray) else value)
-            for key, value in env.core.get_state().items()
-        },
-    }
+    """The environment's complete state through the rlte contract (`rlte.envs.contract`), as
+    tensors and plain values."""
+    return to_checkpoint(env_state(env))
 
 
 def restore_environment(env, snapshot: dict) -> None:
-    """Put ``env`` (reset once, so its agent list is filled) back where `environment_snapshot` was."""
-    env.core.set_state(
-        {
-            key: (value.numpy() if isinstance(value, torch.Tensor) else value)
-            for key, value in snapshot["core"].items()
-        }
-    )
-    env._rng.bit_generator.state = snapshot["rng"]
+    """Put ``env`` back where `environment_snapshot` was."""
+    restore_env_state(env, from_checkpoint(snapshot))
 
 
 class EpisodeReturns:
@@ -187,14 +143,20 @@ def load_checkpoint(path: Path | None) -> dict | None:
     """The checkpoint at ``path`` (None when there is none).
 
     Raises:
-        RlteError: for a file that is not a checkpoint (torn or foreign).
+        RlteError: one line, for a file that is not a checkpoint (torn, foreign, or holding
+            objects other than tensors and plain values).
     """
     if path is None or not path.exists():
         return None
     try:
-        return torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True)
     except Exception as err:
-        raise RlteError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err})") from None
+        reason = "it holds objects other than tensors and plain values" if "weights_only" in str(err) else (
+            f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else 'cannot be read'}")  # fmt: skip
+        raise RlteError(f"{path}: unreadable checkpoint ({reason}); remove it to start afresh") from None
+    if not isinstance(state, dict):
+        raise RlteError(f"{path}: unreadable checkpoint (not a mapping); remove it to start afresh")
+    return state
 
 
 def check_same_run(state: dict, identity: dict, where: Path) -> None:
@@ -273,35 +235,57 @@ def cut_log(path: Path, timesteps: int) -> None:
         atomic_write_text(path, "\n".join(kept) + "\n")
 
 
-class MultiAgentCheckpointing:
-    """What every multi-agent learner on ``rlte/TE-MA-v0`` shares: exact checkpoints (the run's
-    identity, random states, environment snapshot, current observations and episode returns, plus
-    the learner's own state-dict objects and counters) and the checkpointed, logged training loop.
+class CheckpointedLearner:
+    """What every rlte learner shares: exact checkpoints (the run's identity, the learner's
+    generators, the environment's state through the rlte contract, episode returns, the learner's
+    own state-dict objects, counters and extra state) and the checkpointed, logged training loop.
 
-    A learner sets ``config``, ``seed``, ``agent_names``, ``torch_rng``, ``numpy_rng``,
-    ``observations``, ``episodes`` and ``num_timesteps``, names its counters in ``COUNTERS``
-    (checkpoint key -> attribute), returns its networks, optimisers and buffers from `_stateful`,
-    and trains one block (a rollout and its update, or a number of steps) in `_block`. ``NAME``
-    prefixes its TensorBoard scalars; ``LOG_COLUMNS`` are its learning log's columns, first
-    ``timesteps`` and ``episode_reward_mean``.
+    A learner sets ``config``, ``seed``, ``torch_rng``, ``numpy_rng`` (None when the learner keeps
+    its generators elsewhere), ``episodes`` and ``num_timesteps`` in `_build`; names its counters
+    in ``COUNTERS`` (checkpoint key -> attribute); returns its networks, optimisers and buffers
+    from `_stateful`; adds anything else in `_extra_state` / `_load_extra_state`; and trains one
+    block (a rollout and its update, or a number of steps) in `_block`. ``NAME`` prefixes its
+    TensorBoard scalars; ``LOG_COLUMNS`` are its learning log's columns, first ``timesteps`` and
+    ``episode_reward_mean``. `_start` builds the learner on a fresh environment, then resumes
+    from the checkpoint or starts the first episode (`_first_reset`).
     """
 
     NAME = "learner"
     LOG_COLUMNS: tuple[str, ...] = ("timesteps", "episode_reward_mean")
     COUNTERS: dict[str, str] = {"timesteps": "num_timesteps"}
+    torch_rng: torch.Generator | None = None
+    numpy_rng: np.random.Generator | None = None
 
-    def _known_agents(self, observations: dict) -> list[str]:
-        """The agents of ``observations``, in its order; an unknown name is an error."""
-        names = [a for a in observations if a in self.agent_names]
-        unknown = set(observations) - set(names)
-        if unknown:
-            raise RlteError(f"{self.NAME}: unknown agents {sorted(unknown)}")
-        return names
+    def _build(self, env) -> None:
+        raise NotImplementedError
 
     def _block(self, env, timesteps: int) -> tuple[dict, dict | None]:
         """Train one block without passing ``timesteps`` steps in all. Returns the learning-log
         row (``LOG_COLUMNS`` but the first two) and extra TensorBoard scalars (or None)."""
         raise NotImplementedError
+
+    def _stateful(self) -> dict:
+        """The learner's objects with ``state_dict`` / ``load_state_dict``."""
+        raise NotImplementedError
+
+    def _extra_state(self, env) -> dict:
+        """Anything else a checkpoint must hold (tensors and plain values)."""
+        return {}
+
+    def _load_extra_state(self, state: dict, env) -> None:
+        """Restore what `_extra_state` returned."""
+
+    def _first_reset(self, env) -> None:
+        """Start the first episode of a run that has no checkpoint."""
+        raise NotImplementedError
+
+    def _prepare_restore(self, env) -> None:
+        """Before a checkpoint is restored: Gymnasium's wrappers want a reset before any step; the
+        restored state overrides what it did."""
+        env.reset(seed=0)
+
+    def _on_start(self, env, tensorboard_dir) -> None:
+        """Called once the learner is built and restored, before the first block."""
 
     def train(
         self,
@@ -314,11 +298,11 @@ class MultiAgentCheckpointing:
         tensorboard_dir: str | os.PathLike | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Train for ``timesteps`` environment steps in all (one step = one joint action of all
+        """Train for ``timesteps`` environment steps in all (a step is one joint action of all
         agents), block by block, resuming from ``checkpoint_path`` when it exists.
 
         Args:
-            make_env: builds the `rlte.envs.te_ma.NodeRoutingParallelEnv` to train on.
+            make_env: builds the environment to train on.
             timesteps: total environment steps.
             checkpoint_path: exact checkpoint, written at the start of a block once
                 ``checkpoint_every`` steps have passed since the last, and at the end.
@@ -332,6 +316,7 @@ class MultiAgentCheckpointing:
             The number of steps trained in this call.
         """
         env, checkpoint = self._start(make_env, checkpoint_path)
+        self._on_start(env, tensorboard_dir)
         already = last_saved = self.num_timesteps
         log = LearningLog(learning_log, self.LOG_COLUMNS, tensorboard_dir, self.NAME, already)
         try:
@@ -350,41 +335,49 @@ class MultiAgentCheckpointing:
             log.close()
         return self.num_timesteps - already
 
-    def _stateful(self) -> dict:
-        raise NotImplementedError
-
     def _identity(self) -> dict:
         from dataclasses import asdict
 
-        return {
-            "config": plain_config(asdict(self.config)),
-            "seed": self.seed,
-            "agents": list(self.agent_names),
-        }
+        return {"config": plain_config(asdict(self.config)), "seed": self.seed, **self._identity_extra()}
+
+    def _identity_extra(self) -> dict:
+        """More of what makes a checkpoint this run's (the agents' names, the algorithm)."""
+        return {}
 
     def _checkpoint(self, env) -> dict:
-        return {
+        state = {
             **self._identity(),
-            "counters": {key: getattr(self, attribute) for key, attribute in self.COUNTERS.items()},
+            "counters": {key: int(getattr(self, attribute)) for key, attribute in self.COUNTERS.items()},
             **{name: item.state_dict() for name, item in self._stateful().items()},
-            "torch_rng": self.torch_rng.get_state(),
-            "numpy_rng": self.numpy_rng.bit_generator.state,
             "env": environment_snapshot(env),
-            "observations": {agent: torch.from_numpy(value) for agent, value in self.observations.items()},
             "episodes": self.episodes.state_dict(),
+            "extra": to_checkpoint(self._extra_state(env)),
         }
+        if self.torch_rng is not None:
+            state["torch_rng"] = self.torch_rng.get_state()
+        if self.numpy_rng is not None:
+            state["numpy_rng"] = self.numpy_rng.bit_generator.state
+        return state
 
     def _restore(self, state: dict, env, where: Path) -> None:
         check_same_run(state, self._identity(), where)
-        for key, attribute in self.COUNTERS.items():
-            setattr(self, attribute, int(state["counters"][key]))
-        for name, item in self._stateful().items():
-            item.load_state_dict(state[name])
-        self.torch_rng.set_state(state["torch_rng"])
-        self.numpy_rng.bit_generator.state = state["numpy_rng"]
-        restore_environment(env, state["env"])
-        self.observations = {agent: value.numpy().copy() for agent, value in state["observations"].items()}
-        self.episodes.load_state_dict(state["episodes"])
+        try:
+            for key, attribute in self.COUNTERS.items():
+                setattr(self, attribute, int(state["counters"][key]))
+            for name, item in self._stateful().items():
+                item.load_state_dict(state[name])
+            if self.torch_rng is not None:
+                self.torch_rng.set_state(state["torch_rng"])
+            if self.numpy_rng is not None:
+                self.numpy_rng.bit_generator.state = state["numpy_rng"]
+            restore_environment(env, state["env"])
+            self.episodes.load_state_dict(state["episodes"])
+            self._load_extra_state(from_checkpoint(state["extra"]), env)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise RlteError(
+                f"{where}: unreadable checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                "remove it to start afresh"
+            ) from None
 
     def _start(self, make_env, checkpoint_path) -> tuple[object, Path | None]:
         """Build the learner on a new environment and resume from the checkpoint, if there is one,
@@ -394,9 +387,37 @@ class MultiAgentCheckpointing:
         checkpoint = Path(checkpoint_path) if checkpoint_path else None
         state = load_checkpoint(checkpoint)
         if state is not None:
-            env.reset(seed=0)  # fill the env's agent list, then overwrite its state
+            self._prepare_restore(env)
             self._restore(state, env, checkpoint)
         else:
-            observations, _ = env.reset(seed=int(self.numpy_rng.integers(2**31 - 1)))
-            self.observations = {a: np.asarray(observations[a], dtype=np.float32) for a in self.agent_names}
+            self._first_reset(env)
         return env, checkpoint
+
+
+class MultiAgentLearner(CheckpointedLearner):
+    """A `CheckpointedLearner` over a PettingZoo ``ParallelEnv`` whose agents share one network:
+    it also keeps ``agent_names`` (checked against a checkpoint's) and the current observations
+    (saved in checkpoints), and starts its first episode from a seed drawn from ``numpy_rng``."""
+
+    agent_names: list[str]
+
+    def _identity_extra(self) -> dict:
+        return {"agents": list(self.agent_names)}
+
+    def _extra_state(self, env) -> dict:
+        return {"observations": dict(self.observations)}
+
+    def _load_extra_state(self, state: dict, env) -> None:
+        self.observations = {agent: np.asarray(value) for agent, value in state["observations"].items()}
+
+    def _first_reset(self, env) -> None:
+        observations, _ = env.reset(seed=int(self.numpy_rng.integers(2**31 - 1)))
+        self.observations = {a: np.asarray(observations[a], dtype=np.float32) for a in self.agent_names}
+
+    def _known_agents(self, observations: dict) -> list[str]:
+        """The agents of ``observations``, in its order; an unknown name is an error."""
+        names = [a for a in observations if a in self.agent_names]
+        unknown = set(observations) - set(names)
+        if unknown:
+            raise RlteError(f"{self.NAME}: unknown agents {sorted(unknown)}")
+        return names

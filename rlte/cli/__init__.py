@@ -1,0 +1,55 @@
+"""The ``rlte`` command, one module per command group (`rlte.cli.topo`, `rlte.cli.traffic`,
+`rlte.cli.baselines`, `rlte.cli.experiments`, `rlte.cli.bench`, `rlte.cli.demo`).
+
+A user error (bad file, unknown id, mismatched nodes, negative or NaN demand, ...) raises
+`rlte.errors.RlteError`; `main` prints its one-line message and exits with status 2. Anything else
+is a bug in rlte and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rlte.errors import RlteError
+
+#: The command groups, in ``rlte --help`` order.
+GROUPS = ("topo", "traffic", "baselines", "experiments", "bench", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    from rlte import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rlte",
+        description="Reinforcement learning for traffic engineering, beside the baselines and the LP optimum.",
+    )
+    parser.add_argument("--version", action="version", version=f"rlte {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        importlib.import_module(f"rlte.cli.{group}").add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RlteError as err:
+        print(f"rlte: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlte: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:  # pragma: no cover - thin wrapper for the console script
+    sys.exit(main())
+
+
+__all__ = ["GROUPS", "build_parser", "entry", "main"]

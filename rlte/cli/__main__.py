@@ -1,0 +1,5 @@
+"""``python -m rlte.cli``."""
+
+from rlte.cli import entry
+
+entry()

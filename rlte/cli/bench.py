@@ -1,0 +1,83 @@
+"""``rlte bench``: speed and memory benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rlte.cli.common import console, table
+
+
+def _line(row: dict) -> str | None:
+    """One benchmark row in words (None for rows shown in a table)."""
+    kind = row["benchmark"]
+    if kind == "flow":
+        return (
+            f"flow, {row['topology']} k={row['k']} ({row['paths']} paths), one core: "
+            f"{row['batched_evals_per_s']:,.0f} routings/s batched ({row['batched_evals_per_s_batched_traffic']:,.0f} "
+            f"with a matrix each, {row['full_metrics_evals_per_s']:,.0f} with every metric), "
+            f"{row['loop_evals_per_s']:,.0f}/s by a pure Python loop ({row['speedup']:,.0f}x), "
+            f"{row['numpy_loop_evals_per_s']:,.0f}/s by a per-demand numpy loop ({row['speedup_vs_numpy_loop']:,.0f}x); "
+            f"next-hop routings {row['next_hop_evals_per_s']:,.0f}/s; peak memory {row['peak_rss_mb']:.0f} MB"
+        )
+    if kind == "env":
+        return f"env {row['id']} {row['options']}: {row['steps_per_s']:,.0f} steps/s (one core)"
+    if kind == "agent":
+        return (
+            f"agent {row['method']} on rlte/TE-MA-v0 ({row['agents']} node agents), one core: "
+            f"{row['train_steps_per_s']:,.0f} training steps/s, decision {row['decision_ms']:.3f} ms per interval"
+        )
+    if kind == "packet":
+        return (
+            f"packet simulator, {row['topology']} at load {row['load']:g}, {row['method']}, one core: "
+            f"{row['compiled_hops_per_s']:,.0f} packet-hops/s compiled ({row['long_compiled_hops_per_s']:,.0f} over "
+            f"{row['long_horizon']:,.0f} time units), {row['python_hops_per_s']:,.0f}/s by the plain-Python reference "
+            f"({row['ratio']:.0f}x); mean delivery time {row['mean_delay']:.2f}"
+        )
+    return None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rlte.bench import BENCHMARKS, run
+
+    out = None if args.json else console()
+    if out:
+        names = ", ".join(BENCHMARKS) if args.only == "all" else args.only
+        out.print(f"running {names} benchmark(s){' (quick)' if args.quick else ''}; this takes a while ...")
+    rows = run(args.only, quick=args.quick)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    for row in rows:
+        line = _line(row)
+        if line:
+            out.print(line)
+    lp_rows = [row for row in rows if row["benchmark"] == "lp_opt"]
+    if lp_rows:
+        cells = [
+            (
+                row["topology"],
+                row.get("traffic", ""),
+                row.get("nodes", ""),
+                row.get("links", ""),
+                f"{row['median_s'] * 1e3:.1f}" if "median_s" in row else row["error"],
+                f"{row['peak_rss_mb']:.0f}" if "peak_rss_mb" in row else "",
+            )
+            for row in lp_rows
+        ]
+        out.print(table("lp_opt (edge LP, HiGHS)", ["topology", "traffic", "nodes", "links", "median ms", "peak MB"],
+                        cells))  # fmt: skip
+    return 0
+
+
+def add_commands(commands) -> None:
+    from rlte.bench import BENCHMARKS
+
+    p = commands.add_parser("bench", help="speed and memory benchmarks (" + ", ".join(BENCHMARKS) + ")")
+    p.add_argument(
+        "--only", choices=["all", *BENCHMARKS], default="all", help="which benchmark (default all)"
+    )
+    p.add_argument("--quick", action="store_true", help="shorter runs; LP up to 100 nodes")
+    p.add_argument("--json", action="store_true", help="one JSON object per result per line")
+    p.set_defaults(func=cmd_bench)

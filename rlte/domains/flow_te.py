@@ -1,0 +1,298 @@
+"""The flow-level traffic-engineering domain (seeds 000 and 002): a routing decision per traffic
+interval, evaluated by the fluid model, beside the classical routings and the LP optimum.
+
+Grid axes: ``topologies`` (`rlte.net.topology.load_topology` names), ``traffic``
+(`rlte.net.traffic.load_traffic` names, or ``diurnal:BASE``), ``loads`` (the LP-optimal MLU the
+traffic is scaled to; null keeps it as loaded), ``scenarios`` (named `ScenarioConfig` overrides).
+
+Protocol: every method of a grid is evaluated on the same intervals, the evaluated part (``test``,
+or ``train`` if the spec says so) after its first ``window`` intervals, which a learned agent
+observes before its first decision; the predictive baselines see them, and the training part, as
+history. A baseline routes each stretch between link failures on the topology in force. A learned
+method trains on the training part (``rlte/TE-v0`` or ``rlte/TE-MA-v0``), then acts
+deterministically over one episode of the evaluated part.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from rlte.domains import CellContext, Domain, Evaluation, MethodInfo, Metric, register_domain, register_method
+from rlte.errors import RlteError
+
+#: Load bands of seed 000's tables and the load level rlte runs for each (the middle of the band).
+LOAD_BANDS = {"10-30": 0.2, "30-60": 0.45, "60-80": 0.7, "80-95": 0.875, "95-100": 0.975}
+
+#: Baselines that are optimisers rather than routings an operator runs (the LP family).
+OPTIMISERS = ("lp_",)
+
+
+class FlowTE(Domain):
+    """Flow-level traffic engineering (see the module docstring)."""
+
+    name = "flow_te"
+    description = (
+        "flow-level traffic engineering: one routing per traffic interval, the fluid model, the LP optimum"
+    )
+    metrics = (
+        Metric("mlu", "MLU", "%", 100.0),
+        Metric("mean_util", "mean utilisation", "%", 100.0),
+        Metric("phi", "phi"),
+        Metric("mean_delay_ms", "mean delay", "ms"),
+        Metric("loss_rate", "loss", "%", 100.0),
+        Metric("throughput", "throughput", "Mbit/s", 1e-6, lower_is_better=False),
+    )
+    primary = "mlu"
+    table_metrics = ("mlu", "mean_util", "mean_delay_ms", "loss_rate")
+    load_figure_metrics = ("mlu", "mean_delay_ms", "loss_rate")
+    time_metrics = ("loss_rate", "mlu")  # loss first, as seed 000's Figure 2
+    reference = "lp_opt"
+    rivals = ("ecmp", "lp_last")
+    env_ids = ("rlte/TE-v0", "rlte/TE-MA-v0")
+    reserved_env_keys = ("part", "with_optimal")
+    axes = {
+        "topologies": "topology names: built-in, data-directory, topohub id or file",
+        "traffic": "traffic names: abilene, geant, topohub, uniform:R, gravity:TOTAL, diurnal:BASE, a file",
+        "loads": "LP-optimal MLU the traffic is scaled to (null: unscaled)",
+    }
+
+    # ------------------------------------------------------------------ the grid
+    def scenario_options(self) -> type:
+        from rlte.envs.scenario import ScenarioConfig
+
+        return ScenarioConfig
+
+    def axis_fields(self) -> tuple[str, ...]:
+        return ("topology", "traffic", "load", "traffic_seed", "data_dir")
+
+    def check_axes(self, spec, data_dir: str | None) -> None:
+        """Every load is a number > 0 or null; every topology and traffic source resolves
+        (`rlte.net.sources`), and its data files exist."""
+        for load in spec.loads:
+            if load is not None and (
+                isinstance(load, bool)
+                or not isinstance(load, int | float)
+                or not (load > 0)
+                or not math.isfinite(load)
+            ):
+                raise RlteError(
+                    f"{spec.source}: loads: {load!r} must be a number > 0 (or null for unscaled traffic)"
+                )
+        from rlte.net.sources import resolve_topology, resolve_traffic
+
+        try:
+            for topology in spec.topologies:
+                resolve_topology(topology, data_dir)
+            for traffic in spec.traffic:
+                resolve_traffic(traffic.removeprefix("diurnal:"), data_dir)
+        except RlteError as err:
+            raise RlteError(f"{spec.source}: {err}") from None
+
+    def scenario_config(self, context: CellContext):
+        """The cell's `ScenarioConfig`: the spec's common options, its named scenario's, and the axes."""
+        from rlte.envs.scenario import config_from_options
+
+        spec, cell = context.spec, context.cell
+        options = dict(spec.get("scenario") or {})
+        for entry in spec.get("scenarios") or []:
+            if entry["name"] == cell["scenario"]:
+                options.update(entry.get("options") or {})
+        options.update(topology=cell["topology"], traffic=cell["traffic"], load=cell["load"],
+                       traffic_seed=int(cell["seed"]), data_dir=context.data_dir)  # fmt: skip
+        return config_from_options(**options, where=f"cell {cell['cell_id']}")
+
+    def scenario(self, context: CellContext):
+        """The cell's built scenario (cached per process), logged."""
+        from rlte.envs.scenario import build
+
+        scenario = build(self.scenario_config(context))
+        context.log(f"scenario: {len(scenario.train)} training and {len(scenario.test)} test intervals, "
+                    f"load factor {scenario.load_factor:.6g}, {len(scenario.bursts)} bursts")  # fmt: skip
+        return scenario
+
+    def window(self, context: CellContext) -> int:
+        """Intervals before the first evaluated one (the environments' observation window)."""
+        from rlte.envs.core import TEOptionsBase
+
+        return int((context.spec.get("env") or {}).get("window", TEOptionsBase.window))
+
+    def _evaluated(self, context: CellContext):
+        scenario = self.scenario(context)
+        part, window = context.spec["evaluation"]["part"], self.window(context)
+        if len(scenario.matrices(part)) <= window:
+            raise RlteError(
+                f"cell {context.cell['cell_id']}: the {part} part has {len(scenario.matrices(part))} intervals, "
+                f"not more than window={window}"
+            )
+        return scenario, part, window
+
+    # ------------------------------------------------------------------ baselines
+    def baseline_names(self) -> tuple[str, ...]:
+        from rlte.baselines import BASELINES
+
+        return tuple(BASELINES)
+
+    def check_baseline(self, name: str, where: str) -> None:
+        from rlte.baselines import make_baseline
+
+        make_baseline(name)
+
+    def is_oracle(self, name: str) -> bool:
+        from rlte.baselines import make_baseline
+
+        try:
+            return bool(make_baseline(name).oracle)
+        except RlteError:
+            return name in ("lp_opt", "lp_paths") or name.startswith("lp_paths_k")
+
+    def is_classical(self, name: str) -> bool:
+        return not self.is_oracle(name) and not name.startswith(OPTIMISERS)
+
+    def evaluate_baseline(self, name: str, context: CellContext) -> Evaluation:
+        from rlte.baselines import make_baseline
+
+        scenario, part, window = self._evaluated(context)
+        matrices = scenario.matrices(part)
+        history = np.concatenate([scenario.train, matrices[:window]]) if part == "test" else matrices[:window]
+        baseline = make_baseline(name, cache=scenario.lp)
+        segments, elapsed = route_segments(baseline, scenario, part, history, matrices[window:])
+        series = {
+            metric.name: np.concatenate([np.atleast_1d(getattr(stats, metric.name)) for _, stats in segments])
+            for metric in self.metrics
+        }
+        return Evaluation(series, elapsed)
+
+    # ------------------------------------------------------------------ learned methods
+    def env_options(self, method: MethodInfo, context: CellContext, part: str) -> dict:
+        from rlte.envs import options_class
+
+        known = options_class(method.env_id).keys()
+        options = {key: value for key, value in (context.spec.get("env") or {}).items() if key in known}
+        scenario = self.scenario_config(context).to_dict()
+        options.update(scenario, with_optimal=False)
+        if part == "train":
+            options["part"] = "train"
+        else:
+            self._evaluated(context)
+            options.update(part=context.spec["evaluation"]["part"], episode_length=None)
+        return options
+
+    # ------------------------------------------------------------------ reports
+    def load_heading(self, load: float | None) -> str:
+        if load is None:
+            return "Unscaled traffic"
+        band = band_of(load)
+        return f"Load {load:g}" + (f" ({band} % band)" if band else "")
+
+    def load_phrase(self, load: float | None, band: str | None = None) -> str:
+        band = band or (band_of(load) if load is not None else None)
+        if band:
+            return f"at {band} % load"
+        return "on unscaled traffic" if load is None else f"at load {load:g}"
+
+    def paper_load(self, value) -> float | None:
+        if value.get("band") is not None:
+            return LOAD_BANDS.get(str(value["band"]))
+        return value.get("load")
+
+
+def route_segments(baseline, scenario, part: str, history: np.ndarray, evaluated: np.ndarray):
+    """Route ``evaluated`` intervals of a scenario's part with a baseline, stretch by stretch between
+    link failures, each on the topology in force, and measure them in the fluid model.
+
+    Args:
+        baseline: an `rlte.baselines.Baseline`.
+        scenario: the built scenario.
+        part: ``train`` or ``test``.
+        history: the matrices before the first evaluated one (the predictive baselines' past).
+        evaluated: the matrices routed and measured. Shape [T, N, N].
+
+    Returns:
+        ``([(topology, stats), ...], routing seconds)``, one `rlte.sim.flow.FlowStats` per stretch.
+    """
+    from rlte.sim.flow import FlowModel
+
+    segments, elapsed = [], 0.0
+    for begin, end, topology in scenario.segments(part, len(evaluated)):
+        past = np.concatenate([history, evaluated[:begin]])
+        start = time.perf_counter()
+        routing = baseline.route_series(topology, evaluated[begin:end], past)
+        elapsed += time.perf_counter() - start
+        segments.append((topology, FlowModel(topology).evaluate(routing, evaluated[begin:end], check=False)))
+    return segments, elapsed
+
+
+def compare_baselines(scenario, methods, *, progress=None) -> list[dict]:
+    """Route a scenario's test part with each baseline (its training part is the history) and
+    measure it: what ``rlte baselines`` prints.
+
+    Args:
+        scenario: the built scenario (`rlte.envs.scenario.build`).
+        methods: baseline names.
+        progress: called with each method's name before it runs.
+
+    Returns:
+        One dict per method: ``method``, ``oracle``, for each flow metric its mean over intervals
+        (under the metric's name) and its 95th percentile (``<metric>_p95``), ``runtime_s`` (the
+        method's routing time for the whole series; an LP solution another method already solved
+        counts at its original solve time), ``notes``, and ``link_load_bps`` / ``link_util`` (mean
+        over intervals, per link).
+    """
+    from rlte.baselines import make_baseline
+
+    rows = []
+    cache = scenario.lp
+    for name in methods:
+        baseline = make_baseline(name, cache=cache)
+        if progress:
+            progress(baseline.name)
+        reused = cache.reused_time_s
+        segments, elapsed = route_segments(baseline, scenario, "test", scenario.train, scenario.test)
+        (_, stats), *more = segments
+        assert not more, "rlte baselines has no failure schedule"
+        row: dict = {"method": baseline.name, "oracle": bool(baseline.oracle)}
+        for metric in FLOW_TE.metrics:
+            values = np.asarray(getattr(stats, metric.name), dtype=np.float64)
+            row[metric.name] = float(values.mean())
+            row[f"{metric.name}_p95"] = float(np.percentile(values, 95))
+        row["runtime_s"] = elapsed + (cache.reused_time_s - reused)
+        row["notes"] = list(getattr(baseline, "notes", []))
+        row["link_load_bps"] = np.atleast_2d(stats.link_load).mean(axis=0)
+        row["link_util"] = np.atleast_2d(stats.utilisation).mean(axis=0)
+        rows.append(row)
+    return rows
+
+
+def band_of(load: float) -> str | None:
+    """The paper's band whose load level is ``load`` (``0.7`` -> ``"60-80"``), else None."""
+    for band, level in LOAD_BANDS.items():
+        if math.isclose(load, level, abs_tol=1e-9):
+            return band
+    return None
+
+
+FLOW_TE = register_domain(FlowTE())
+
+_SB3 = "rlte.agents.sb3"
+for _method in (
+    MethodInfo("sb3_ppo", "flow_te", "rlte/TE-v0", f"{_SB3}:SB3PPO", f"{_SB3}:SB3Config",
+               "Stable-Baselines3 PPO on rlte/TE-v0 (centralised, path splits)"),
+    MethodInfo("sb3_a2c", "flow_te", "rlte/TE-v0", f"{_SB3}:SB3A2C", f"{_SB3}:SB3Config",
+               "Stable-Baselines3 A2C on rlte/TE-v0"),
+    MethodInfo("sb3_trpo", "flow_te", "rlte/TE-v0", f"{_SB3}:SB3TRPO", f"{_SB3}:SB3Config",
+               "sb3-contrib TRPO on rlte/TE-v0 (centralised, fixed KL bound)"),
+    MethodInfo("ma_trpo", "flow_te", "rlte/TE-MA-v0", "rlte.agents.trpo:TRPOAgent", "rlte.agents.trpo:TRPOConfig",
+               "seed 000: multi-agent TRPO on rlte/TE-MA-v0 with the adaptive trust region (ATRA)",
+               fixed={"atra": True}),
+    MethodInfo("ma_trpo_fixed", "flow_te", "rlte/TE-MA-v0", "rlte.agents.trpo:TRPOAgent",
+               "rlte.agents.trpo:TRPOConfig", "seed 000's ablation: multi-agent TRPO with a fixed KL bound",
+               fixed={"atra": False}),
+    MethodInfo("ma_ppo", "flow_te", "rlte/TE-MA-v0", "rlte.agents.mappo:PPOAgent", "rlte.agents.mappo:PPOConfig",
+               "seed 000's comparison: multi-agent PPO, the same actor and critic as ma_trpo, clipped objective"),
+    MethodInfo("ma_dqn", "flow_te", "rlte/TE-MA-v0", "rlte.agents.dqn:DQNAgent", "rlte.agents.dqn:DQNConfig",
+               "seed 000's comparison: multi-agent DQN over the discrete path choice"),
+):  # fmt: skip
+    register_method(_method)

@@ -1,0 +1,173 @@
+"""The report's figures, one PNG each in ``run_dir/figures/``: metrics against the load, learning
+curves, the trust region's KL bound over training, metrics over time. Each function returns the
+figure's path, or None when the run has nothing to draw; every file is written atomically.
+
+Which metrics are drawn is the domain's (`rlte.domains.Domain`): its ``load_figure_metrics`` and
+``time_metrics`` when it declares them, else its table metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rlte.domains import Domain
+from rlte.experiments.formatting import percent, slug
+from rlte.experiments.statistics import CONFIDENCE, summarise
+from rlte.experiments.store import UNSCALED, Group, Run, load_value, per_seed
+from rlte.plotting import pyplot, save_figure
+
+#: Learning-log columns drawn over training: (column, y label, file stem, title). A method whose log
+#: lacks a column (only TRPO logs its KL bound ``delta``) is left out of that figure.
+CURVES = (
+    ("episode_reward_mean", "mean episode reward", "learning", "learning curves"),
+    ("delta", "KL bound delta", "trust-region", "the trust region's KL bound during training"),
+)
+
+
+def load_figure_metrics(domain: Domain) -> tuple[str, ...]:
+    """The metrics plotted against the load: the domain's ``load_figure_metrics``, else its table's."""
+    return tuple(domain.load_figure_metrics or domain.table_metrics)
+
+
+def time_metrics(domain: Domain) -> tuple[str, ...]:
+    """The metrics followed over time under scenarios other than the plain one (the first also gets
+    the report's over-time table): the domain's ``time_metrics``, else its table's."""
+    return tuple(domain.time_metrics or domain.table_metrics)
+
+
+def legend(run: Run, method: str) -> str:
+    """A method's label marked ``(oracle)`` or ``(learned)``, as in the tables."""
+    info = run.methods[method]
+    return method + (" (oracle)" if info["oracle"] else " (learned)" if info["learned"] else "")
+
+
+def load_slug(load: float) -> str:
+    return "unscaled" if load == UNSCALED else f"load{load:g}"
+
+
+def _axis_label(run: Run, metric: str) -> str:
+    info = run.domain.metric(metric)
+    return f"{info.label} ({info.unit})" if info.unit else info.label
+
+
+def load_figure(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], folder: Path) -> Path | None:
+    """Each of `load_figure_metrics` against the load level: mean over seeds with its interval as
+    error bars, one line per method. None with fewer than two load levels."""
+    loads = sorted(load for load in rows["load"].unique() if load != UNSCALED)
+    if len(loads) < 2:
+        return None
+    metrics = load_figure_metrics(run.domain)
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        scale = run.domain.metric(metric).scale
+        for method in methods:
+            points = []
+            for load in loads:
+                summary = summarise(per_seed(rows[rows["load"] == load], method, metric))
+                if summary.n:
+                    points.append((load, summary.mean * scale, np.nan_to_num(summary.half_width) * scale))
+            if points:
+                x, y, err = np.array(points).T
+                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=legend(run, method))
+        ax.set_xlabel("load level")
+        ax.set_ylabel(_axis_label(run, metric))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{group.title}: mean over seeds, bars: {percent(CONFIDENCE)} confidence interval")
+    return save_figure(fig, folder / f"load-{slug(*group)}.png")
+
+
+def mean_curve(
+    curves: list[pd.DataFrame], column: str = "episode_reward_mean"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and confidence half-width of ``column`` over seeds on the timesteps every seed covers.
+
+    Shapes:
+        Returns three arrays [G]: the timesteps, the mean, the half-width (NaN with one seed).
+    """
+    start = max(float(c["timesteps"].min()) for c in curves)
+    stop = min(float(c["timesteps"].max()) for c in curves)
+    grid = np.unique(np.concatenate([c["timesteps"].to_numpy(dtype=float) for c in curves]))
+    grid = grid[(grid >= start) & (grid <= stop)]
+    values = np.stack([
+        np.interp(grid, c["timesteps"].to_numpy(dtype=float), c[column].to_numpy(dtype=float))
+        for c in curves
+    ])  # fmt: skip
+    summaries = [summarise(values[:, i]) for i in range(grid.size)]
+    mean = np.array([s.mean for s in summaries])
+    half = np.array([s.half_width for s in summaries])
+    return grid, mean, half
+
+
+def learning_figure(
+    run: Run, group: Group, rows: pd.DataFrame, methods: list[str], folder: Path,
+    column: str = "episode_reward_mean", ylabel: str = "mean episode reward", stem: str = "learning",
+    title: str = "learning curves",
+) -> Path | None:  # fmt: skip
+    """A learning-log column over training, one panel per load level, one line per learned method
+    (mean over seeds, band: the interval). None when no learned cell logged ``column``."""
+    learned = [m for m in methods if run.methods[m]["learned"]]
+    panels: list[tuple[float, list[tuple[str, list[pd.DataFrame]]]]] = []
+    for load in sorted(rows["load"].unique()):
+        lines = []
+        for method in learned:
+            curves = []
+            columns = ("timesteps", "episode_reward_mean")
+            for _, curve in run.cell_frames(group, rows, method, load, "learning.csv", columns):
+                if column in curve.columns and len(curve.dropna(subset=[column])):
+                    curves.append(curve.dropna(subset=[column]).sort_values("timesteps"))
+            if curves:
+                lines.append((method, curves))
+        if lines:
+            panels.append((load, lines))
+    if not panels:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.5, 5 * len(panels)), 4.3), squeeze=False)
+    fig.subplots_adjust(top=0.8)
+    for ax, (load, lines) in zip(axes[0], panels):
+        for method, curves in lines:
+            grid, mean, half = mean_curve(curves, column)
+            (line,) = ax.plot(grid, mean, label=f"{method} ({len(curves)} seeds)")
+            if len(curves) > 1:
+                ax.fill_between(grid, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+        ax.set_title(run.domain.load_heading(load_value(load)))
+        ax.set_xlabel("timesteps")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{group.title}: {title}\nmean over seeds, band: {percent(CONFIDENCE)} confidence interval")
+    return save_figure(fig, folder / f"{stem}-{slug(*group)}.png")
+
+
+def time_figure(
+    run: Run, group: Group, rows: pd.DataFrame, methods: list[str], load: float, folder: Path
+) -> Path | None:
+    """Each of `time_metrics` over the evaluated steps at one load level, for the lowest seed of each
+    method that left a ``series.csv``. None when none did."""
+    metrics = time_metrics(run.domain)
+    series = []
+    for method in methods:
+        for seed, frame in run.cell_frames(group, rows, method, load, "series.csv", ("interval", *metrics)):
+            series.append((method, seed, frame.sort_values("interval")))
+            break  # the lowest seed that left a series
+    if not series:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 3 * len(metrics)), sharex=True, squeeze=False)
+    for ax, metric in zip(axes[:, 0], metrics):
+        scale = run.domain.metric(metric).scale
+        for method, seed, frame in series:
+            ax.plot(
+                frame["interval"], frame[metric] * scale, lw=1, label=f"{legend(run, method)}, seed {seed}"
+            )
+        ax.set_ylabel(_axis_label(run, metric))
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    axes[-1, 0].set_xlabel("evaluated interval")
+    fig.suptitle(f"{group.title}, {run.domain.load_heading(load_value(load)).lower()}: per interval")
+    return save_figure(fig, folder / f"time-{slug(*group, load_slug(load))}.png")
