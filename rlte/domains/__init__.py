@@ -32,7 +32,7 @@ import numpy as np
 from rlte.errors import RlteError
 
 #: Modules that register the built-in domains and their methods, imported on first use.
-BUILTIN_DOMAINS = ("rlte.domains.flow_te",)
+BUILTIN_DOMAINS = ("rlte.domains.flow_te", "rlte.domains.packet")
 
 _DOMAINS: dict[str, Domain] = {}
 _METHODS: dict[str, MethodInfo] = {}
@@ -76,15 +76,19 @@ class MethodInfo:
     domain: str
     """The domain it belongs to."""
     env_id: str | None
-    """The environment it trains and is evaluated on (None for methods with their own ``runner``)."""
-    agent: str
-    """``module:Class`` of the agent: ``Class(params: dict, seed: int)`` with ``train`` and ``act``."""
+    """The environment it trains and is evaluated on (or, for methods with their own ``runner``,
+    the environment through which any agent can take its part)."""
+    agent: str | None
+    """``module:Class`` of the agent: ``Class(params: dict, seed: int)`` with ``train`` and ``act``
+    (None for methods with their own ``runner``)."""
     config: str
     """``module:Class`` of its config dataclass (an `rlte.options.Options`)."""
     description: str
     """One line for listings."""
     fixed: Mapping[str, Any] = field(default_factory=dict)
     """Config fields its name sets (``ma_trpo_fixed``: ``atra=False``); a spec may not set them."""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Config fields whose default its name changes (a spec may set them)."""
     runner: str | None = None
     """``module:function`` that runs a whole cell itself (online learners inside a simulator),
     instead of the domain's train-then-evaluate protocol."""
@@ -101,12 +105,16 @@ class MethodInfo:
         for key in params:
             if key in self.fixed:
                 raise RlteError(f"{where}: {key!r} is set by the method's name ({self.name})")
-        return self.config_class().parse({**self.fixed, **params}, where)
+        return self.config_class().parse({**self.defaults, **self.fixed, **params}, where)
 
     def make(self, params: Mapping, seed: int):
         """The agent, with the parameters and those its name fixes."""
         self.check_params(params, self.name)
-        return _import(self.agent)({**self.fixed, **params}, seed=int(seed))
+        if self.agent is None:
+            raise RlteError(
+                f"method {self.name!r} runs inside its domain's simulator (it has no agent object)"
+            )
+        return _import(self.agent)({**self.defaults, **self.fixed, **params}, seed=int(seed))
 
 
 # ---------------------------------------------------------------------- cells
@@ -130,11 +138,22 @@ class Evaluation(NamedTuple):
     """What a method did in one cell."""
 
     series: dict[str, np.ndarray]
-    """Metric name -> its value at each evaluated step (interval, window of time, episode)."""
+    """Metric name -> its value at each evaluated step (interval, window of time, episode); more
+    columns (a step's time or load) may come along for figures."""
     decision_s: float
-    """Seconds spent deciding, over all evaluated steps."""
+    """Seconds spent deciding, over all decisions."""
     train_s: float | None = None
     """Seconds of training (learned methods)."""
+    summary: dict[str, float] = {}
+    """Whole-run values that replace the series' mean (a delivery time over all packets rather
+    than the mean over windows); metrics absent from it take the series' mean."""
+    by_load: dict[float, dict[str, float]] = {}
+    """Values per load level the run went through (a stepped load schedule): written as rows at
+    that load."""
+    scalars: dict[str, float] = {}
+    """More metrics of the run (a convergence time), written as rows of their own."""
+    decisions: int | None = None
+    """Decisions taken (the decision time's denominator); the number of evaluated steps if None."""
 
 
 # ---------------------------------------------------------------------- domains
@@ -151,6 +170,8 @@ class Domain:
     description: str = ""
     #: Every metric a cell reports, in table order; each is also written as ``<name>_p95``.
     metrics: tuple[Metric, ...] = ()
+    #: Metrics some cells add of their own (`Evaluation.scalars`: a convergence time).
+    scalar_metrics: tuple[Metric, ...] = ()
     #: The headline metric: gaps to the reference and verdicts against rivals are on it.
     primary: str = ""
     #: The columns of the report's tables.
@@ -160,6 +181,10 @@ class Domain:
     #: Metrics the report plots over the evaluated steps under a non-plain scenario; the first also
     #: gets the report's over-time table (the table metrics when empty).
     time_metrics: tuple[str, ...] = ()
+    #: Whether the report draws the time metrics over time in every scenario, as the mean over seeds
+    #: (with the load steps marked when the series has a ``load`` column), rather than the lowest
+    #: seed under non-plain scenarios only.
+    time_figures: bool = False
     #: The method every table measures a gap to (``lp_opt``), or None.
     reference: str | None = None
     #: Baselines each learned method is compared with in the report's findings.
@@ -170,6 +195,8 @@ class Domain:
     reserved_env_keys: tuple[str, ...] = ()
     #: What the grid's axes mean in this domain (spec key -> description).
     axes: Mapping[str, str] = {}
+    #: A line for the report's header (units without a name, conventions).
+    report_note: str = ""
 
     # -- the grid
     def scenario_options(self) -> type:
@@ -255,7 +282,7 @@ class Domain:
     def metric(self, name: str) -> Metric:
         """A metric by name (``<name>_p95`` gives its 95th percentile's), or a plain stand-in."""
         base = name.removesuffix("_p95")
-        for metric in (*self.metrics, DECISION_TIME, TRAINING_TIME):
+        for metric in (*self.metrics, *self.scalar_metrics, DECISION_TIME, TRAINING_TIME):
             if metric.name == base:
                 if base != name:
                     return Metric(

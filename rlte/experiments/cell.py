@@ -76,34 +76,38 @@ def run_cell(spec: dict, cell: dict, cell_dir: str, data_dir: str | None = None)
             evaluation = domain.evaluate_baseline(cell["method"], context)
         else:
             evaluation = domain.evaluate_learned(method, context)
-    series, decide_s, train_s = evaluation
+    series, decide_s, train_s = evaluation.series, evaluation.decision_s, evaluation.train_s
     learned = method is not None
     oracle = False if learned else bool(domain.is_oracle(cell["method"]))
     intervals = len(next(iter(series.values())))
+    decisions = evaluation.decisions if evaluation.decisions is not None else intervals
     runtime = time.perf_counter() - started
     base = {key: cell[key] for key in ("topology", "traffic", "load", "scenario", "seed")}
     base["method"] = cell["label"]
     rows = []
+
+    def row(metric: str, value: float, **changes) -> None:
+        rows.append({**base, **changes, "metric": metric, "value": float(value), "runtime_s": runtime})
+
     for metric in domain.metrics:
-        values = series[metric.name]
-        rows.append({**base, "metric": metric.name, "value": float(np.mean(values)), "runtime_s": runtime})
-        rows.append(
-            {
-                **base,
-                "metric": f"{metric.name}_p95",
-                "value": float(np.percentile(values, 95)),
-                "runtime_s": runtime,
-            }
-        )
-    rows.append(
-        {**base, "metric": "decision_ms", "value": 1e3 * decide_s / max(intervals, 1), "runtime_s": runtime}
-    )
+        values = np.asarray(series[metric.name], dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        mean = evaluation.summary.get(metric.name, np.mean(finite) if finite.size else np.nan)
+        row(metric.name, mean)
+        row(f"{metric.name}_p95", np.percentile(finite, 95) if finite.size else np.nan)
+    row("decision_ms", 1e3 * decide_s / max(decisions, 1))
     if train_s is not None:
-        rows.append({**base, "metric": "train_s", "value": train_s, "runtime_s": runtime})
+        row("train_s", train_s)
+    for name, value in evaluation.scalars.items():
+        row(name, value)
+    for load, values in evaluation.by_load.items():
+        for name, value in values.items():
+            row(name, value, load=float(load))
     result = {"cell": {**base}, "rows": rows, "oracle": oracle, "learned": learned, "intervals": intervals}
     primary = domain.metric(domain.primary)
-    log_lines.append(f"evaluated {intervals} intervals: mean {primary.label} {np.mean(series[primary.name]):.6g}, "
-                     f"decision {1e3 * decide_s / max(intervals, 1):.3f} ms per interval"
+    headline = next(r["value"] for r in rows if r["metric"] == primary.name)
+    log_lines.append(f"evaluated {intervals} intervals: mean {primary.label} {headline:.6g}, "
+                     f"decision {1e3 * decide_s / max(decisions, 1):.4g} ms per decision"
                      + (f", trained {train_s:.1f} s" if train_s is not None else "") + f", {runtime:.1f} s in all")  # fmt: skip
     log_lines.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} done")
     atomic_write_text(folder / "log.txt", "\n".join(log_lines) + "\n")

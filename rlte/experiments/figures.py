@@ -8,6 +8,7 @@ Which metrics are drawn is the domain's (`rlte.domains.Domain`): its ``load_figu
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -147,27 +148,49 @@ def learning_figure(
 def time_figure(
     run: Run, group: Group, rows: pd.DataFrame, methods: list[str], load: float, folder: Path
 ) -> Path | None:
-    """Each of `time_metrics` over the evaluated steps at one load level, for the lowest seed of each
-    method that left a ``series.csv``. None when none did."""
-    metrics = time_metrics(run.domain)
+    """Each of `time_metrics` over the evaluated steps at one load level: for the lowest seed of each
+    method that left a ``series.csv``, or, for a domain with ``time_figures``, the mean over its
+    seeds, against the series' ``time`` column when it has one, with dotted lines where its ``load``
+    column changes. None when no cell left a series."""
+    domain = run.domain
+    metrics = time_metrics(domain)
+    over_seeds = domain.time_figures
     series = []
     for method in methods:
-        for seed, frame in run.cell_frames(group, rows, method, load, "series.csv", ("interval", *metrics)):
-            series.append((method, seed, frame.sort_values("interval")))
-            break  # the lowest seed that left a series
+        frames = [frame.sort_values("interval") for _, frame in
+                  run.cell_frames(group, rows, method, load, "series.csv", ("interval", *metrics))]  # fmt: skip
+        if not frames:
+            continue
+        if over_seeds:
+            length = min(len(frame) for frame in frames)
+            mean = frames[0].iloc[:length].copy()
+            for metric in metrics:
+                stacked = np.stack([frame[metric].to_numpy(dtype=float)[:length] for frame in frames])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a window where no seed delivered
+                    mean[metric] = np.nanmean(stacked, axis=0)
+            series.append((method, f"mean of {len(frames)} seeds", mean))
+        else:
+            seed = next(run.cell_frames(group, rows, method, load, "series.csv", ("interval", *metrics)))[0]
+            series.append((method, f"seed {seed}", frames[0]))
     if not series:
         return None
+    x_column = "time" if "time" in series[0][2].columns else "interval"
     plt = pyplot()
     fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 3 * len(metrics)), sharex=True, squeeze=False)
     for ax, metric in zip(axes[:, 0], metrics):
-        scale = run.domain.metric(metric).scale
-        for method, seed, frame in series:
-            ax.plot(
-                frame["interval"], frame[metric] * scale, lw=1, label=f"{legend(run, method)}, seed {seed}"
-            )
+        scale = domain.metric(metric).scale
+        for method, what, frame in series:
+            ax.plot(frame[x_column], frame[metric] * scale, lw=1, label=f"{legend(run, method)}, {what}")
         ax.set_ylabel(_axis_label(run, metric))
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
-    axes[-1, 0].set_xlabel("evaluated interval")
-    fig.suptitle(f"{group.title}, {run.domain.load_heading(load_value(load)).lower()}: per interval")
+        if "load" in series[0][2].columns:
+            frame = series[0][2]
+            changes = np.flatnonzero(np.diff(frame["load"].to_numpy(dtype=float)) != 0) + 1
+            for index in changes:
+                ax.axvline(frame[x_column].iloc[index], color="grey", lw=0.8, ls=":")
+    axes[0, 0].legend(fontsize=7, ncol=2)
+    axes[-1, 0].set_xlabel("time" if x_column == "time" else "evaluated interval")
+    marked = " (dotted: load changes)" if "load" in series[0][2].columns else ""
+    fig.suptitle(f"{group.title}, {domain.load_heading(load_value(load)).lower()}: over time{marked}")
     return save_figure(fig, folder / f"time-{slug(*group, load_slug(load))}.png")

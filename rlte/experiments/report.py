@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rlte.domains import get_method
 from rlte.experiments.figures import (
     CURVES,
     learning_figure,
@@ -102,8 +103,18 @@ def _header(run: Run) -> list[str]:
         f"- Seeds: {', '.join(str(s) for s in seeds)} ({len(seeds)})",
     ]
     timesteps = (spec.get("training") or {}).get("timesteps")
-    if timesteps and any(info["learned"] for info in run.methods.values()):
+    learned = [info["name"] for info in run.methods.values() if info["learned"]]
+    online = [
+        name for name in learned if (get_method(name) is not None and get_method(name).runner is not None)
+    ]
+    if timesteps and len(online) < len(learned):
         lines.append(f"- Training: {int(timesteps):,} environment steps per learned cell")
+    if online:
+        lines.append(
+            "- Learning: online, inside the simulation, over the whole evaluated run (no separate training)"
+        )
+    if domain.report_note:
+        lines.append(f"- {domain.report_note}")
     paper = spec.get("paper")
     if isinstance(paper, dict) and paper.get("source"):
         notes = f" ({str(paper['notes']).strip()})" if paper.get("notes") else ""
@@ -195,6 +206,40 @@ def _table(
             ]
             row.append(table_cell("; ".join(published) or "—"))
         lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _by_load_table(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], seeds: int) -> list[str]:
+    """The primary metric of every method at every load level of the group (columns), with the
+    paper's value beside rlte's where it gives one; empty with fewer than two load levels."""
+    domain = run.domain
+    loads = sorted(load for load in rows["load"].unique() if load != UNSCALED)
+    if len(loads) < 2:
+        return []
+    metric = domain.metric(domain.primary)
+    header = ["method", *(f"{load:g}" for load in loads)]
+    lines = [
+        f"{capitalised(metric.label)} at each load level (mean over seeds ± 95 % half-width; the paper's value in "
+        "brackets where it gives one):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(loads)) + "|",
+    ]
+    for method in methods:
+        cells = []
+        for load in loads:
+            at_load = rows[rows["load"] == load]
+            summary = summarise(per_seed(at_load, method, domain.primary))
+            text = format_summary(summary, metric, seeds=seeds)
+            published = [
+                v for v in _paper_values(run)
+                if str(v["metric"]) == domain.primary and _paper_matches(v, run, method, load, group.scenario)
+            ]  # fmt: skip
+            if published:
+                text += f" ({paper_number(metric, float(published[0]['value']))})"
+            cells.append(text)
+        if any(cell != "—" for cell in cells):
+            lines.append(f"| {table_cell(legend(run, method))} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -435,6 +480,8 @@ def write_report(run_dir: str | Path) -> Path:
         rows = run.group_rows(group)
         present = [m for m in methods if (rows["method"] == m).any()]
         lines += [f"### {group.title}", ""]
+        by_load = _by_load_table(run, group, rows, present, seeds)
+        lines += by_load + ([""] if by_load else [])
         for load in sorted(rows["load"].unique()):
             lines += [f"#### {domain.load_heading(load_value(load))}", ""]
             lines += _table(run, group, rows, load, present, seeds) + [""]
@@ -449,7 +496,7 @@ def write_report(run_dir: str | Path) -> Path:
             path = learning_figure(run, group, rows, present, figures, column, ylabel, stem, title)
             if path is not None:
                 made.append((f"{capitalised(title)}, {group.title}", path))
-        if group.scenario != PLAIN_SCENARIO:
+        if group.scenario != PLAIN_SCENARIO or domain.time_figures:
             for load in sorted(rows["load"].unique()):
                 path = time_figure(run, group, rows, present, load, figures)
                 if path is not None:
