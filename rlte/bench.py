@@ -299,6 +299,8 @@ BENCHMARKS = {
     "agents": "rlte.bench:bench_agents",
     "lp": "rlte.bench:_lp_rows",
     "packet": "rlte.bench_packet:bench_packet",
+    "cluster": "rlte.bench_cluster:bench_cluster",
+    "maroh": "rlte.bench_maroh:bench_maroh_routing",
 }
 
 

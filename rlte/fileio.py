@@ -59,8 +59,67 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda handle: handle.write(text))
 
 
+#: The most values a YAML file may stand for once its aliases are expanded: far more than any spec
+#: holds, far fewer than an alias bomb (nine levels of ten aliases are a billion values).
+MAX_YAML_VALUES = 100_000
+
+
+def _yaml_loader():
+    """``yaml.SafeLoader`` refusing a key given twice in one mapping (PyYAML keeps the last one
+    silently: ``loads`` written twice would run only the second list)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *base" may be overridden
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        duplicate = key in seen
+                        seen.add(key)
+                    except TypeError:  # an unhashable key: the constructor below refuses it
+                        continue
+                    if duplicate:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"the key {key!r} appears twice", key_node.start_mark
+                        )
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
+def _yaml_values(value, memo: dict, open_ids: set) -> int:
+    """How many values ``value`` stands for with aliases expanded (each shared one counted each time
+    it is used); raises ValueError for a value that holds itself."""
+    if not isinstance(value, dict | list):
+        return 1
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if key in open_ids:
+        raise ValueError("an alias refers to a value that holds it")
+    open_ids.add(key)
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    total = 1
+    for item in items:
+        total += _yaml_values(item, memo, open_ids)
+        if total > MAX_YAML_VALUES:
+            break
+    open_ids.discard(key)
+    memo[key] = total
+    return total
+
+
 def read_yaml(path: str | os.PathLike, *, missing: str = "no such file"):
-    """``yaml.safe_load`` a file (no code runs from it); errors name the file and the line."""
+    """``yaml.safe_load`` a file (no code runs from it); errors name the file and the line.
+
+    Raises:
+        RlteError: the file is missing, unreadable or not UTF-8; not YAML; a mapping has a key twice;
+            its aliases stand for more than `MAX_YAML_VALUES` values, or for a value holding itself.
+    """
     import yaml
 
     path = Path(path)
@@ -73,7 +132,7 @@ def read_yaml(path: str | os.PathLike, *, missing: str = "no such file"):
     except OSError as err:
         raise RlteError(f"{path}: cannot read ({err.strerror or err})") from None
     try:
-        return yaml.safe_load(text)
+        value = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader: no code runs from the file
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -81,3 +140,15 @@ def read_yaml(path: str | os.PathLike, *, missing: str = "no such file"):
         raise RlteError(f"{path}{where}: not valid YAML ({detail})") from None
     except ValueError as err:  # a scalar YAML accepts but cannot convert, e.g. the date 2020-02-30
         raise RlteError(f"{path}: not valid YAML ({err})") from None
+    except RecursionError:
+        raise RlteError(f"{path}: not valid YAML (nested too deeply)") from None
+    try:
+        count = _yaml_values(value, {}, set())
+    except ValueError as err:
+        raise RlteError(f"{path}: not a usable YAML file ({err})") from None
+    if count > MAX_YAML_VALUES:
+        raise RlteError(
+            f"{path}: its aliases stand for more than {MAX_YAML_VALUES:,} values (MAX_YAML_VALUES); "
+            "an alias bomb, not a spec"
+        )
+    return value

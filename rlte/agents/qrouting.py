@@ -230,11 +230,23 @@ def resolve_config(config: QRoutingConfig | str) -> QRoutingConfig:
 # table by number: choosing between two array variables would cost reference counting per call.
 # Module choices reach these functions as scalars read once per run, so the compiler sees them
 # as loop invariants; the helpers are inlined into the loop.
+#
+# Every helper that takes arrays ends each of its paths with `_keep_alive` of them. Numba counts
+# references to an array argument from the helper's start to its last use; when the last use
+# differs between branches, the count survives into the loop (an atomic increment and decrement per
+# array per call: most of the loop's time, measured). Used once at every exit, the pair is provably
+# redundant and the compiler drops it. Nothing else changes.
+@numba.njit(cache=True)
+def _keep_alive(*arrays):
+    """A no-op use of its arguments (see above)."""
+    return None
+
+
 @numba.njit(cache=True, inline="always")
 def _acting_value(q, double, dest, slot):
-    if double:
-        return 0.5 * (q[0, dest, slot] + q[1, dest, slot])
-    return q[0, dest, slot]
+    value = 0.5 * (q[0, dest, slot] + q[1, dest, slot]) if double else q[0, dest, slot]
+    _keep_alive(q)
+    return value
 
 
 @numba.njit(cache=True, inline="always")
@@ -251,17 +263,19 @@ def _greedy_slot(q, double, dest, lo, hi, tie_first, rng):
             count = 1
         elif value == best:
             count += 1
-    if count == 1 or tie_first:
-        return first
-    r = int(rng.random() * count)
-    if r >= count:
-        r = count - 1
-    for k in range(lo, hi):
-        if _acting_value(q, double, dest, k) == best:
-            if r == 0:
-                return k
-            r -= 1
-    return first
+    chosen = first
+    if count > 1 and not tie_first:
+        r = int(rng.random() * count)
+        if r >= count:
+            r = count - 1
+        for k in range(lo, hi):
+            if _acting_value(q, double, dest, k) == best:
+                if r == 0:
+                    chosen = k
+                    break
+                r -= 1
+    _keep_alive(q, rng)
+    return chosen
 
 
 @numba.njit(cache=True, inline="always")
@@ -276,11 +290,14 @@ def _softmax_slot(q, double, dest, lo, hi, tau, rng, scratch):
         total += weight
     x = rng.random() * total
     running = 0.0
+    chosen = hi - 1
     for k in range(lo, hi):
         running += scratch[k - lo]
         if x < running:
-            return k
-    return hi - 1
+            chosen = k
+            break
+    _keep_alive(q, rng, scratch)
+    return chosen
 
 
 @numba.njit(cache=True, inline="always")
@@ -290,17 +307,18 @@ def behaviour_slot(out_ptr, q, node, dest, improvement, double, tie_first, epsil
     lo = out_ptr[node]
     hi = out_ptr[node + 1]
     if improvement == SOFTMAX:
-        return _softmax_slot(q, double, dest, lo, hi, tau, rng, scratch)
-    greedy = _greedy_slot(q, double, dest, lo, hi, tie_first, rng)
-    degree = hi - lo
-    if improvement == EGREEDY and degree > 1:
-        if rng.random() < epsilon:
+        slot = _softmax_slot(q, double, dest, lo, hi, tau, rng, scratch)
+    else:
+        slot = _greedy_slot(q, double, dest, lo, hi, tie_first, rng)
+        degree = hi - lo
+        if improvement == EGREEDY and degree > 1 and rng.random() < epsilon:
             j = int(rng.random() * (degree - 1))
             if j > degree - 2:
                 j = degree - 2
-            slot = lo + j
-            return slot + 1 if slot >= greedy else slot
-    return greedy
+            # one of the other degree - 1 slots, uniformly: skip the greedy one
+            slot = lo + j + 1 if lo + j >= slot else lo + j
+    _keep_alive(out_ptr, q, rng, scratch)
+    return slot
 
 
 @numba.njit(cache=True, inline="always")
@@ -319,20 +337,27 @@ def _greedy_value(q, a, b, dest, lo, hi, double, tie_first):
         elif value == best:
             count += 1
     if not double:
-        return best
-    if count == 1 or tie_first:
-        return q[b, dest, first]
-    total = 0.0
-    for k in range(lo, hi):
-        if q[a, dest, k] == best:
-            total += q[b, dest, k]
-    return total / count
+        value = best
+    elif count == 1 or tie_first:
+        value = q[b, dest, first]
+    else:
+        total = 0.0
+        for k in range(lo, hi):
+            if q[a, dest, k] == best:
+                total += q[b, dest, k]
+        value = total / count
+    _keep_alive(q)
+    return value
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _expected_value(q, a, b, dest, lo, hi, improvement, tie_first, epsilon, tau):
     """The mean of table b under the epsilon-greedy or softmax policy of table a."""
-    if improvement == EGREEDY:
+    degree = hi - lo
+    expected = 0.0
+    if improvement == EGREEDY and degree == 1:
+        expected = q[b, dest, lo]
+    elif improvement == EGREEDY:
         best = np.inf
         first = lo
         count = 0
@@ -346,27 +371,24 @@ def _expected_value(q, a, b, dest, lo, hi, improvement, tie_first, epsilon, tau)
                 count += 1
         if tie_first:
             count = 1
-        degree = hi - lo
-        if degree == 1:
-            return q[b, dest, lo]
         # greedy (uniform over the ties) with 1 - epsilon, one of the other actions with epsilon
-        expected = 0.0
         for k in range(lo, hi):
             tied = (k == first) if count == 1 else (q[a, dest, k] == best)
             share = 1.0 / count if tied else 0.0
             probability = (1.0 - epsilon) * share + epsilon * (1.0 - share) / (degree - 1)
             expected += probability * q[b, dest, k]
-        return expected
-    smallest = np.inf
-    for k in range(lo, hi):
-        smallest = min(smallest, q[a, dest, k])
-    weights = 0.0
-    expected = 0.0
-    for k in range(lo, hi):
-        weight = math.exp(-(q[a, dest, k] - smallest) / tau)
-        weights += weight
-        expected += weight * q[b, dest, k]
-    return expected / weights
+    else:
+        smallest = np.inf
+        for k in range(lo, hi):
+            smallest = min(smallest, q[a, dest, k])
+        weights = 0.0
+        for k in range(lo, hi):
+            weight = math.exp(-(q[a, dest, k] - smallest) / tau)
+            weights += weight
+            expected += weight * q[b, dest, k]
+        expected /= weights
+    _keep_alive(q)
+    return expected
 
 
 # what an update bootstraps from
@@ -399,6 +421,7 @@ def _update(out_ptr, q, rng, dest, slot, ret, boot, node, action, greedy_target,
             target += _expected_value(q, a, b, dest, lo, hi, improvement, tie_first, epsilon, tau)
     old = q[a, dest, slot]
     q[a, dest, slot] = old + alpha * (target - old)
+    _keep_alive(out_ptr, q, rng)
 
 
 @numba.njit(cache=True, inline="always")
@@ -435,6 +458,7 @@ def learn_after_send(out_ptr, q, codes, params, rng, hist_slot, hist_start, pack
         j = (hop - n + 1) & m
         _update(out_ptr, q, rng, dest, hist_slot[packet, j], arrival - hist_start[packet, j], BOOT_TARGET,
                 next_node, -1, greedy_target, improvement, double, tie_first, alpha, epsilon, tau)  # fmt: skip
+    _keep_alive(out_ptr, q, codes, params, rng, hist_slot, hist_start)
 
 
 @numba.njit(cache=True)

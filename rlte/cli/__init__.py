@@ -18,12 +18,24 @@ from rlte.errors import RlteError
 GROUPS = ("topo", "traffic", "baselines", "experiments", "bench", "demo")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, its usage errors in rlte's one line (``rlte: error: ...``, exit 2) rather
+    than the usage text and a line of its own. Its subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        if message.startswith("argument --") and message.endswith("expected one argument"):
+            option = message.removeprefix("argument ").split(":")[0].split("/")[0]
+            message += f" (a value starting with '-', such as -1e9, is given as {option}=VALUE)"
+        command = "" if self.prog == "rlte" else f"{self.prog}: "
+        self.exit(2, f"rlte: error: {command}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     from rlte import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rlte",
         description="Reinforcement learning for traffic engineering, beside the baselines and the LP optimum.",
     )
@@ -37,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error already printed in one line
+        return int(stop.code or 0)
     try:
         return int(args.func(args) or 0)
     except RlteError as err:
@@ -52,4 +67,4 @@ def entry() -> None:  # pragma: no cover - thin wrapper for the console script
     sys.exit(main())
 
 
-__all__ = ["GROUPS", "build_parser", "entry", "main"]
+__all__ = ["GROUPS", "Parser", "build_parser", "entry", "main"]

@@ -5,20 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 
-from rlte.cli.common import console, data_dir_option, positive, table
+from rlte.cli.common import console, data_dir_given, data_dir_option, positive, seed, table
 from rlte.errors import RlteError
 
 
 def _methods(text: str | None) -> list[str]:
+    from rlte.domains import get_method
     from rlte.domains.flow_te import FLOW_TE
 
-    if not text:
+    if text is None:
         return list(FLOW_TE.baseline_names())
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise RlteError(f"--methods {text!r}: no method named")
-    for name in names:
-        FLOW_TE.check_baseline(name, "--methods")  # fails early, naming the bad method
+    for name in names:  # fails early, naming the bad method
+        if get_method(name) is not None:
+            raise RlteError(f"--methods: {name!r} is a learned method; rlte baselines runs baselines (train it "
+                            "with rlte run)")  # fmt: skip
+        try:
+            FLOW_TE.check_baseline(name, "--methods")
+        except RlteError as err:
+            raise RlteError(f"--methods: {err}") from None
     return names
 
 
@@ -31,6 +38,8 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     positive(args.capacity, "--capacity")
     if not 0.0 <= args.train_fraction < 1.0:
         raise RlteError(f"--train-fraction {args.train_fraction!r}: must be >= 0 and < 1")
+    seed(args.seed)
+    data_dir_given(args.data_dir)
     config = config_from_options(topology=args.topology, traffic=args.traffic, load=args.load,
                                  train_fraction=args.train_fraction, capacity=args.capacity,
                                  data_dir=args.data_dir, traffic_seed=args.seed, where="rlte baselines")  # fmt: skip

@@ -34,6 +34,22 @@ def _line(row: dict) -> str | None:
             f"{row['long_horizon']:,.0f} time units), {row['python_hops_per_s']:,.0f}/s by the plain-Python reference "
             f"({row['ratio']:.0f}x); mean delivery time {row['mean_delay']:.2f}"
         )
+    if kind == "cluster":
+        return (
+            f"cluster simulator, {row.get('scenario', '')} {row['method']}, one core: {row['compiled_events_per_s']:,.0f} "
+            f"task events/s compiled, {row['python_events_per_s']:,.0f}/s by the plain-Python reference "
+            f"({row['ratio']:.0f}x)"
+        )
+    if kind == "maroh_routing":
+        if "error" in row:
+            return f"MAROH routing: skipped ({row['error']})"
+        return (
+            f"MAROH weighted-hash routing, {row['topology']} {row['traffic']} ({row['flows']} flows), one core: "
+            f"{row['routing_ms']:.3f} ms per routing ({row['batched_routing_ms']:.4f} ms each in a batch), "
+            f"{row['split_routing_ms']:.3f} ms by the proportional split"
+        )
+    if kind == "maroh_genetic":
+        return f"MAROH genetic benchmark, {row['topology']}: {row['generations_per_s']:,.0f} generations/s"
     return None
 
 

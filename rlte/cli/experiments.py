@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from rlte.cli.common import at_least_one, console, data_dir_option, found_data_dir, table
+from rlte.cli.common import at_least_one, console, data_dir_option, found_data_dir, output_folder, table
 from rlte.errors import RlteError
 
 #: Paper reproductions: the specs of each, in order (experiments/ in the checkout).
@@ -19,10 +19,20 @@ REPRODUCTIONS = {
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rlte.experiments.runner import run_spec
+    from rlte.experiments.runner import check_run_id, run_spec
     from rlte.experiments.spec import load_spec
 
     at_least_one(args.workers, "--workers")
+    if args.run_id is not None and args.resume is not None and args.resume != args.run_id:
+        resumed = "the newest run" if args.resume == "latest" else f"run {args.resume!r}"
+        raise RlteError(
+            f"--run-id {args.run_id!r} with --resume: which run, {args.run_id!r} or {resumed}? "
+            "(continue one with --resume ID)"
+        )
+    if args.run_id is not None:
+        check_run_id(args.run_id, "--run-id")
+    if args.address is not None and args.executor != "ray":
+        raise RlteError(f"--address {args.address!r}: a Ray cluster's address, for --executor ray only")
     data_dir = found_data_dir(args.data_dir)
     spec = load_spec(args.spec, quick=args.quick, data_dir=data_dir)
     cells = spec.cells()
@@ -64,10 +74,13 @@ def _specs_folder(args: argparse.Namespace) -> Path:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from rlte.experiments.publish import publish
     from rlte.experiments.report import write_report
-    from rlte.experiments.runner import made_from, run_spec
+    from rlte.experiments.runner import check_run_id, made_from, run_spec
     from rlte.experiments.spec import load_spec
 
     at_least_one(args.workers, "--workers")
+    if args.run_id is not None:
+        check_run_id(args.run_id, "--run-id")
+    output_folder(args.publish, "--publish")  # now, not after the hours of training it publishes
     folder = _specs_folder(args)
     names = REPRODUCTIONS[args.paper]
     missing = [name for name in names if not (folder / f"{name}.yaml").exists()]
@@ -119,7 +132,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
     if not run_dir.is_dir():
         raise RlteError(f"{run_dir}: no such run folder")
-    print(f"wrote {write_report(run_dir)}")
+    try:
+        report = write_report(run_dir)
+    except OSError as err:  # the report or a figure cannot be written: a folder in its way, no room, ...
+        where = err.filename2 or err.filename or run_dir  # a rename names its target second
+        raise RlteError(f"{where}: cannot write the report ({err.strerror or err})") from None
+    print(f"wrote {report}")
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from rlte.cli.common import console, data_dir_option, table
+from rlte.cli.common import console, data_dir_given, data_dir_option, figure_file, table
 from rlte.errors import RlteError
 
 
@@ -14,7 +14,7 @@ def cmd_topo_list(args: argparse.Namespace) -> int:
     from rlte.net.topology import BUILTINS, DATA_TOPOLOGIES, topohub_ids
 
     ids = topohub_ids()
-    if args.group:
+    if args.group is not None:  # "" names no group: refused below, not taken for "every group"
         ids = [i for i in ids if i.startswith(args.group.rstrip("/") + "/")]
         if not ids:
             raise RlteError(f"--group {args.group!r}: no topohub topology in that group")
@@ -38,6 +38,8 @@ def cmd_topo_list(args: argparse.Namespace) -> int:
 def cmd_topo_show(args: argparse.Namespace) -> int:
     from rlte.net.topology import load_topology
 
+    data_dir_given(args.data_dir)
+    figure_file(args.plot)
     topology = load_topology(args.topology, data_dir=args.data_dir)
     summary = topology.summary()
     if args.json:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from rlte.cli.common import console, data_dir_option, table
+from rlte.cli.common import console, data_dir_given, data_dir_option, figure_file, seed, table
 
 
 def cmd_traffic_show(args: argparse.Namespace) -> int:
@@ -15,8 +15,11 @@ def cmd_traffic_show(args: argparse.Namespace) -> int:
     from rlte.net.topology import load_topology
     from rlte.net.traffic import load_traffic
 
-    topology = load_topology(args.topology, data_dir=args.data_dir) if args.topology else None
-    series = load_traffic(args.source, topology, data_dir=args.data_dir, rng=np.random.default_rng(args.seed))
+    data_dir_given(args.data_dir)
+    figure_file(args.plot)
+    rng = np.random.default_rng(seed(args.seed))
+    topology = load_topology(args.topology, data_dir=args.data_dir) if args.topology is not None else None
+    series = load_traffic(args.source, topology, data_dir=args.data_dir, rng=rng)
     summary = series.summary()
     if args.json:
         print(json.dumps(summary, default=str))

@@ -210,6 +210,16 @@ class Domain:
     def check_axes(self, spec, data_dir: str | None) -> None:
         """Refuse grid values (topologies, traffic, loads) the domain cannot run."""
 
+    def scenario_values(self, context: CellContext) -> dict:
+        """A cell's scenario options as the spec gives them: its common ``scenario:`` options, then
+        its named scenario's (the grid's axes are the domain's to add)."""
+        spec, cell = context.spec, context.cell
+        options = dict(spec.get("scenario") or {})
+        for entry in spec.get("scenarios") or []:
+            if entry["name"] == cell["scenario"]:
+                options.update(entry.get("options") or {})
+        return options
+
     def check_scenario(self, options: dict, where: str) -> None:
         """Refuse scenario options (already checked key by key) that cannot go together."""
         self.scenario_options().parse(options, where)

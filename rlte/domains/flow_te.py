@@ -81,13 +81,46 @@ class FlowTE(Domain):
                 raise RlteError(
                     f"{spec.source}: loads: {load!r} must be a number > 0 (or null for unscaled traffic)"
                 )
+        from rlte.envs.core import TEOptionsBase
+        from rlte.envs.scenario import ScenarioConfig, load_series
         from rlte.net.sources import resolve_topology, resolve_traffic
+        from rlte.net.topology import load_topology
 
+        window = int((spec.env or {}).get("window", TEOptionsBase.window))
+        named = [
+            (f"scenarios[{i}] ({name})", options) for i, (name, options) in enumerate(spec.scenarios.items())
+        ]
+        failures = [
+            (where, key, options[key])
+            for where, options in [("scenario", spec.scenario), *named]
+            for key in ("failures", "test_topology_change")
+            if options.get(key)
+        ]
         try:
             for topology in spec.topologies:
                 resolve_topology(topology, data_dir)
             for traffic in spec.traffic:
                 resolve_traffic(traffic.removeprefix("diurnal:"), data_dir)
+            # every source is parsed once (a malformed file is refused now, not inside a cell)
+            for name in spec.topologies:
+                topology = load_topology(name, data_dir=data_dir)
+                for where, key, value in failures:
+                    links = ScenarioConfig.convert(key, value, f"{where}: {key}")
+                    named = (
+                        [link for _, group in links for link in group] if key == "failures" else list(links)
+                    )
+                    try:
+                        topology.without_links(named)
+                    except RlteError as err:
+                        raise RlteError(f"{where}: {key} on topology {name!r}: {err}") from None
+                for traffic in spec.traffic:
+                    config = ScenarioConfig.parse({"traffic": traffic, "data_dir": data_dir}, "scenario")
+                    series = load_series(config, topology)
+                    if len(series) <= window:
+                        raise RlteError(
+                            f"traffic {traffic!r}: {len(series)} interval(s), not more than the window ({window}) a "
+                            f"flow_te cell evaluates after (a static matrix: use diurnal:{traffic} for a week around it)"
+                        )
         except RlteError as err:
             raise RlteError(f"{spec.source}: {err}") from None
 
@@ -95,11 +128,8 @@ class FlowTE(Domain):
         """The cell's `ScenarioConfig`: the spec's common options, its named scenario's, and the axes."""
         from rlte.envs.scenario import config_from_options
 
-        spec, cell = context.spec, context.cell
-        options = dict(spec.get("scenario") or {})
-        for entry in spec.get("scenarios") or []:
-            if entry["name"] == cell["scenario"]:
-                options.update(entry.get("options") or {})
+        cell = context.cell
+        options = self.scenario_values(context)
         options.update(topology=cell["topology"], traffic=cell["traffic"], load=cell["load"],
                        traffic_seed=int(cell["seed"]), data_dir=context.data_dir)  # fmt: skip
         return config_from_options(**options, where=f"cell {cell['cell_id']}")

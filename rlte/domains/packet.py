@@ -90,32 +90,40 @@ def schedule(name: str, load: float | None, duration: float, where: str = "sched
     """
     from rlte.sim.packet import LoadSchedule, seed004_high, seed004_low_to_high
 
+    if name not in SCHEDULES and not name.startswith("steps:"):
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(SCHEDULES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise RlteError(
+            f"{where}: unknown schedule {name!r}{hint}; schedules: {', '.join(SCHEDULES)}, steps:FIRST:LAST:STEP:EVERY"
+        )
     if name == "fixed":
         if load is None:
             raise RlteError(f"{where}: the fixed schedule needs a load (packets per time unit)")
-        return LoadSchedule.fixed(float(load), float(duration))
+        if not math.isfinite(load):
+            raise RlteError(f"{where}: load {load!r}: must be a finite number of packets per time unit")
+        return _named(where, name, lambda: LoadSchedule.fixed(float(load), float(duration)))
     if load is not None:
         raise RlteError(f"{where}: schedule {name!r} sets its own loads: give loads [null]")
     if name == "seed004_low_to_high":
         return seed004_low_to_high()
     if name == "seed004_high":
         return seed004_high()
-    if name.startswith("steps:"):
-        parts = name.split(":")[1:]
-        try:
-            first, last, step, every = (float(part) for part in parts)
-        except ValueError:
-            raise RlteError(
-                f"{where}: schedule {name!r}: want steps:FIRST:LAST:STEP:EVERY (numbers)"
-            ) from None
-        return LoadSchedule.steps(first, last, step, every)
-    import difflib
+    parts = name.split(":")[1:]
+    try:
+        first, last, step, every = (float(part) for part in parts)
+    except ValueError:
+        raise RlteError(f"{where}: schedule {name!r}: want steps:FIRST:LAST:STEP:EVERY (numbers)") from None
+    return _named(where, name, lambda: LoadSchedule.steps(first, last, step, every))
 
-    close = difflib.get_close_matches(str(name), list(SCHEDULES), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise RlteError(
-        f"{where}: unknown schedule {name!r}{hint}; schedules: {', '.join(SCHEDULES)}, steps:A:B:S:T"
-    )
+
+def _named(where: str, name: str, make):
+    """``make()``, its errors naming ``where`` and the schedule."""
+    try:
+        return make()
+    except RlteError as err:
+        raise RlteError(f"{where}: schedule {name!r}: {err}") from None
 
 
 class PacketRouting(Domain):
@@ -159,11 +167,13 @@ class PacketRouting(Domain):
         return ("topology", "schedule", "load", "traffic_seed")
 
     def check_axes(self, spec, data_dir: str | None) -> None:
-        from rlte.net.sources import resolve_topology
+        from rlte.net.topology import load_topology
+        from rlte.sim.packet import PacketNetwork
 
+        timing = spec.scenario.get("timing", PacketScenario.timing)
         for topology in spec.topologies:
-            try:
-                resolve_topology(topology, data_dir)
+            try:  # parsed now, so a malformed file is refused before any cell runs
+                PacketNetwork.from_topology(load_topology(topology, data_dir=data_dir), timing)
             except RlteError as err:
                 raise RlteError(f"{spec.source}: {err}") from None
         options = {**spec.scenario}
@@ -182,11 +192,8 @@ class PacketRouting(Domain):
 
     def scenario(self, context: CellContext) -> PacketScenario:
         """The cell's scenario options."""
-        spec, cell = context.spec, context.cell
-        options = dict(spec.get("scenario") or {})
-        for entry in spec.get("scenarios") or []:
-            if entry["name"] == cell["scenario"]:
-                options.update(entry.get("options") or {})
+        cell = context.cell
+        options = self.scenario_values(context)
         options.update(topology=cell["topology"], schedule=cell["traffic"], load=cell["load"],
                        traffic_seed=int(cell["seed"]))  # fmt: skip
         return PacketScenario.parse(options, f"cell {cell['cell_id']}")

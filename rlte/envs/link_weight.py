@@ -67,7 +67,9 @@ class LinkWeightParallelEnv(ParallelEnv):
     ## Description
     One agent per directed link (``link_<src>_<dst>``). A node forwards its traffic toward t over
     the eligible next hops (`stretch_dag`, paths within ``stretch`` x the shortest hop count) in
-    proportion to their weights: MAROH's weighted hash, in expectation. Traffic is static within
+    proportion to their weights (a fluid stand-in for MAROH's unsplittable weighted hash, which
+    `rlte.sim.hash_routing` implements exactly and which gives 3 : 1, not 2 : 1, for weights
+    1 : 0.5). Traffic is static within
     an episode (a flow set, or one interval of a series drawn at reset); an episode is
     ``horizons`` steps of weight changes. All weights start at 1.
 

@@ -50,7 +50,7 @@ class ScenarioConfig(Options):
     """Links (u, v) removed from the topology in the test part (a changed topology at test time)."""
     data_dir: str | None = None
     """Data directory for data-dir topologies and traffic."""
-    traffic_seed: int = 0
+    traffic_seed: int = option(0, ge=0)
     """Seed of generated traffic, noise and bursts (the scenario, not the agent)."""
     noise: float = option(0.0, ge=0.0)
     """Multiplicative log-normal noise on every demand of every interval, standard deviation of
@@ -201,7 +201,8 @@ class Scenario:
         return self.lp.optimal_mlu(topology or self.topology_for(part), self.matrices(part)[index])
 
 
-def _load_series(config: ScenarioConfig, topology: Topology) -> TrafficSeries:
+def load_series(config: ScenarioConfig, topology: Topology) -> TrafficSeries:
+    """The traffic a config names, aligned to the topology (a ``diurnal:`` week generated around its base)."""
     spec = config.traffic
     if spec.startswith("diurnal:"):
         base_spec = spec[len("diurnal:") :]
@@ -240,7 +241,7 @@ def build(config: ScenarioConfig) -> Scenario:
     by config: environments built from one config share its read-only arrays and its LP cache, so
     each matrix's LP is solved once per process."""
     topology = load_topology(config.topology, data_dir=config.data_dir)
-    return assemble(config, topology, _load_series(config, topology))
+    return assemble(config, topology, load_series(config, topology))
 
 
 def assemble(config: ScenarioConfig, topology: Topology, series: TrafficSeries) -> Scenario:

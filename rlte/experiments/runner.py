@@ -239,8 +239,9 @@ def made_from(spec: Spec, run_dir: Path) -> bool:
     return previous == yaml.safe_load(yaml.safe_dump(spec.resolved(), sort_keys=False))
 
 
-def _run_name(value: str, option: str) -> str:
-    if not value or "/" in value or os.sep in value or value in (".", ".."):
+def check_run_id(value: str, option: str) -> str:
+    """``value``, a run id: one folder name (not empty, no '/', no NUL, not '.' or '..')."""
+    if not value or "/" in value or os.sep in value or "\0" in value or value in (".", ".."):
         raise RlteError(f"{option} {value!r}: a run id is a folder name (not empty, no '/')")
     return value
 
@@ -317,7 +318,7 @@ def open_run(
         if resume == "latest":
             run_dir = _newest_run(base, spec.name)
         else:
-            run_dir = base / _run_name(resume, "--resume")
+            run_dir = base / check_run_id(resume, "--resume")
             if not (run_dir / "spec.yaml").is_file():
                 raise RlteError(f"--resume {resume!r}: no run at {run_dir}")
         lock = RunLock(run_dir).acquire()
@@ -330,7 +331,7 @@ def open_run(
             lock.release()
             raise
     else:
-        run_dir = _new_run_folder(base, None if run_id is None else _run_name(run_id, "--run-id"))
+        run_dir = _new_run_folder(base, None if run_id is None else check_run_id(run_id, "--run-id"))
         lock = RunLock(run_dir).acquire()
         try:
             if (run_dir / "spec.yaml").exists():

@@ -50,6 +50,8 @@ TOP_KEYS = {
 TRAINING_KEYS = {"timesteps", "checkpoint_every"}
 EVALUATION_KEYS = {"part", "episode_length"}
 DEFAULT_DOMAIN = "flow_te"
+#: Longest readable part of a cell's folder name (file names have at most 255 bytes).
+CELL_ID_CHARS = 160
 
 
 def env_keys(domain) -> dict[str, list[type]]:
@@ -103,14 +105,15 @@ class Cell:
 
     @property
     def cell_id(self) -> str:
-        """A short folder name, unique within the spec."""
+        """A short folder name, unique within the spec (its readable part is cut to
+        `CELL_ID_CHARS`: a topology named by a long path must not make a name the system refuses)."""
         digest = hashlib.blake2b(
             json.dumps([self.key, sorted(self.method.params)], default=str).encode(), digest_size=5
         ).hexdigest()
         safe = f"{self.method.display}-{self.topology}-{self.load}-{self.scenario}-s{self.seed}".replace(
             "/", "_"
         )
-        return f"{safe}-{digest}"
+        return f"{safe[:CELL_ID_CHARS]}-{digest}"
 
 
 @dataclass
@@ -165,12 +168,15 @@ class Spec:
         }
 
 
+def _closest(key: str, allowed) -> str:
+    close = difflib.get_close_matches(key, sorted(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _unknown(where: str, keys, allowed: set[str]) -> None:
     for key in keys:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise RlteError(f"{where}: unknown key {key!r}{hint}")
+            raise RlteError(f"{where}: unknown key {key!r}{_closest(str(key), allowed)}")
 
 
 def _list(where: str, value, kind) -> list:
@@ -184,6 +190,31 @@ def _list(where: str, value, kind) -> list:
         if kind is not None and (not isinstance(item, kind) or (kind is int and isinstance(item, bool))):
             raise RlteError(f"{where}: {item!r} is not {names.get(kind, 'a valid value')}")
     return values
+
+
+def _axis(where: str, value, kind) -> list:
+    """A grid axis: `_list`, each value once (a value twice would make two cells of one folder)."""
+    values = _list(where, value, kind)
+    for i, item in enumerate(values):
+        if any(type(item) is type(other) and item == other for other in values[:i]):
+            raise RlteError(f"{where}: {item!r} appears twice")
+    return values
+
+
+def _folder_name(where: str, value) -> str:
+    """``value`` as part of a folder name: a string without a NUL (which no file name can hold)."""
+    if not isinstance(value, str) or "\0" in value:
+        raise RlteError(f"{where}: {value!r} is not a name (a string without NUL characters)")
+    return value
+
+
+def _mapping(where: str, value) -> dict:
+    """A section that is a mapping of keys (missing or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RlteError(f"{where}: must be a mapping, not {value!r}")
+    return value
 
 
 def _methods(where: str, entries, domain) -> list[Method]:
@@ -203,7 +234,8 @@ def _methods(where: str, entries, domain) -> list[Method]:
         if not isinstance(params, dict):
             raise RlteError(f"{where}[{i}] ({name}): params must be a mapping")
         check_method(domain, name, params, f"{where}[{i}]")
-        methods.append(Method(name, tuple(sorted(params.items())), str(entry.get("label", ""))))
+        label = _folder_name(f"{where}[{i}] ({name}): label", entry["label"]) if "label" in entry else ""
+        methods.append(Method(name, tuple(sorted(params.items())), label))
     labels = [m.display for m in methods]
     duplicates = {label for label in labels if labels.count(label) > 1}
     if duplicates:
@@ -228,34 +260,38 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
     Raises:
         RlteError: naming the spec and the first problem found.
     """
-    from rlte.domains import get_domain
+    from rlte.domains import DECISION_TIME, TRAINING_TIME, get_domain
 
     if not isinstance(raw, dict):
         raise RlteError(f"{source}: a spec is a YAML mapping")
     raw = copy.deepcopy(raw)
     _unknown(source, raw, TOP_KEYS)
-    if quick and raw.get("quick"):
-        quick_overrides = raw["quick"]
-        if not isinstance(quick_overrides, dict):
-            raise RlteError(f"{source}: quick must be a mapping of overrides")
-        _unknown(f"{source}: quick", quick_overrides, TOP_KEYS - {"quick", "name", "domain"})
+    # the overrides' shape is checked in either mode: a broken quick section is found before --quick
+    quick_overrides = raw.get("quick") or {}
+    if not isinstance(quick_overrides, dict):
+        raise RlteError(f"{source}: quick must be a mapping of overrides")
+    _unknown(f"{source}: quick", quick_overrides, TOP_KEYS - {"quick", "name", "domain"})
+    if quick:
         for key, value in quick_overrides.items():
             if isinstance(value, dict) and isinstance(raw.get(key), dict):
                 raw[key] = {**raw[key], **value}
             else:
                 raw[key] = value
     name = raw.get("name")
-    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise RlteError(f"{source}: 'name' must be a non-empty string without '/'")
+    if not isinstance(name, str) or not name or "/" in name or "\0" in name or name in (".", ".."):
+        raise RlteError(f"{source}: 'name' must be a non-empty string without '/' (a folder name)")
     domain_name = raw.get("domain", DEFAULT_DOMAIN)
     if not isinstance(domain_name, str):
         raise RlteError(f"{source}: domain must be a name")
     domain = get_domain(domain_name, f"{source}: domain")
     methods = _methods(f"{source}: methods", raw.get("methods"), domain)
-    topologies = _list(f"{source}: topologies", raw.get("topologies"), str)
-    traffic = _list(f"{source}: traffic", raw.get("traffic"), str)
-    loads = _list(f"{source}: loads", raw.get("loads", [None]), None)
-    seeds = _list(f"{source}: seeds", raw.get("seeds", [0]), int)
+    topologies = _axis(f"{source}: topologies", raw.get("topologies"), str)
+    traffic = _axis(f"{source}: traffic", raw.get("traffic"), str)
+    loads = _axis(f"{source}: loads", raw.get("loads", [None]), None)
+    seeds = _axis(f"{source}: seeds", raw.get("seeds", [0]), int)
+    negative = next((seed for seed in seeds if seed < 0), None)
+    if negative is not None:
+        raise RlteError(f"{source}: seeds: {negative} must be >= 0 (seeds of numpy's generators)")
     scenario_class = domain.scenario_options()
     scenario_fields = set(scenario_class.keys()) - set(domain.axis_fields())
     common = _options(f"{source}: scenario", raw.get("scenario") or {}, scenario_class, scenario_fields)
@@ -263,21 +299,30 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
     for i, entry in enumerate(_list(f"{source}: scenarios", raw.get("scenarios", [{"name": "plain"}]), dict)):
         _unknown(f"{source}: scenarios[{i}]", entry, {"name", "options"})
         label = entry.get("name")
-        if not isinstance(label, str):
+        if label is None:
             raise RlteError(f"{source}: scenarios[{i}]: missing 'name'")
+        _folder_name(f"{source}: scenarios[{i}]: name", label)
         if label in scenarios:
             raise RlteError(f"{source}: scenarios[{i}]: the name {label!r} appears twice")
         where = f"{source}: scenarios[{i}] ({label})"
         options = _options(where, entry.get("options") or {}, scenario_class, scenario_fields)
         domain.check_scenario({**common, **options}, where)
         scenarios[label] = options
-    training = {"timesteps": 10_000, "checkpoint_every": 2_000, **(raw.get("training") or {})}
+    training = {
+        "timesteps": 10_000,
+        "checkpoint_every": 2_000,
+        **_mapping(f"{source}: training", raw.get("training")),
+    }
     _unknown(f"{source}: training", training, TRAINING_KEYS)
     for key in TRAINING_KEYS:
         value = training[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise RlteError(f"{source}: training.{key} {value!r}: must be a positive integer")
-    evaluation = {"part": "test", "episode_length": None, **(raw.get("evaluation") or {})}
+    evaluation = {
+        "part": "test",
+        "episode_length": None,
+        **_mapping(f"{source}: evaluation", raw.get("evaluation")),
+    }
     _unknown(f"{source}: evaluation", evaluation, EVALUATION_KEYS)
     if evaluation["part"] not in ("train", "test"):
         raise RlteError(f"{source}: evaluation.part must be 'train' or 'test'")
@@ -294,6 +339,7 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
             options_class.convert(key, value, f"{source}: env")
     env = dict(env)
     paper = raw.get("paper")
+    metric_names = {m.name for m in (*domain.metrics, *domain.scalar_metrics, DECISION_TIME, TRAINING_TIME)}
     if paper is not None:
         if not isinstance(paper, dict):
             raise RlteError(f"{source}: paper must be a mapping with 'source' and 'values'")
@@ -311,12 +357,27 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
             )
             if isinstance(value.get("value"), bool) or not isinstance(value.get("value"), int | float):
                 raise RlteError(f"{source}: paper.values[{j}]: value {value.get('value')!r} must be a number")
+            load = value.get("load")
+            if load is not None and (isinstance(load, bool) or not isinstance(load, int | float)):
+                raise RlteError(f"{source}: paper.values[{j}]: load {load!r} must be a number or null")
+            # a misspelt metric would match no row: the published number would silently never be shown
+            metric = value.get("metric")
+            if metric is not None and str(metric).removesuffix("_p95") not in metric_names:
+                raise RlteError(
+                    f"{source}: paper.values[{j}]: unknown metric {metric!r}"
+                    f"{_closest(str(metric), metric_names)}; metrics: {', '.join(sorted(metric_names))}"
+                )
     spec = Spec(
         name=name, description=str(raw.get("description", "")), domain=domain.name, methods=methods,
         topologies=topologies, traffic=traffic, loads=loads, scenarios=scenarios, seeds=seeds, scenario=common,
         training=training, evaluation=evaluation, env=env, paper=paper, raw=raw, source=source,
     )  # fmt: skip
-    domain.check_axes(spec, data_dir)
+    try:
+        domain.check_axes(spec, data_dir)
+    except RlteError as err:  # every problem of the spec names it, also one a domain's check finds deep down
+        if str(err).startswith(source):
+            raise
+        raise RlteError(f"{source}: {err}") from None
     return spec
 
 

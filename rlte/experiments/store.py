@@ -147,6 +147,13 @@ def read_cell_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame | None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise RlteError(f"{path}: missing column(s) {', '.join(missing)}")
+    for column in columns:  # numbers, or empty (NaN); a word would fail far from here, in numpy
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = numbers.isna() & frame[column].notna()
+        if bad.any():
+            line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+            raise RlteError(f"{path}:{line}: {column} {frame[column][bad].iloc[0]!r} is not a number")
+        frame[column] = numbers
     return frame
 
 
@@ -155,11 +162,32 @@ def _ordered(values, preferred) -> list:
     return preferred + sorted(set(values) - set(preferred))
 
 
+#: The sections of a run's spec.yaml that the report reads, by the kind of value each must be
+#: when present (a list of the grid's values, a mapping of options).
+_SPEC_LISTS = ("methods", "topologies", "traffic", "loads", "scenarios", "seeds")
+_SPEC_MAPPINGS = ("scenario", "training", "evaluation", "env", "paper")
+
+
 def _read_spec(path: Path) -> dict:
     spec_path = path / "spec.yaml"
     spec = read_yaml(spec_path, missing=f"no such file (is {path} a run folder?)")
     if not isinstance(spec, dict):
         raise RlteError(f"{spec_path}: not a YAML mapping")
+    for key in _SPEC_LISTS:
+        if spec.get(key) is not None and not isinstance(spec[key], list):
+            raise RlteError(f"{spec_path}: {key} must be a list, not {spec[key]!r}")
+    for key in _SPEC_MAPPINGS:
+        if spec.get(key) is not None and not isinstance(spec[key], dict):
+            raise RlteError(f"{spec_path}: {key} must be a mapping, not {spec[key]!r}")
+    paper = spec.get("paper") or {}
+    if paper.get("values") is not None and not (
+        isinstance(paper["values"], list) and all(isinstance(value, dict) for value in paper["values"])
+    ):
+        raise RlteError(f"{spec_path}: paper.values must be a list of mappings")
+    for j, value in enumerate(paper.get("values") or []):
+        number = value.get("value")
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise RlteError(f"{spec_path}: paper.values[{j}]: value {number!r} must be a number")
     return spec
 
 
@@ -211,14 +239,24 @@ def _read_cells(run: Run) -> dict[str, dict]:
         return flags
     for result_path in sorted(cells.glob("*/result.json")):
         try:
-            result = json.loads(result_path.read_text())
-            cell = result["cell"]
-            key = (
-                str(cell["method"]), str(cell["topology"]), str(cell["traffic"]), load_key(cell["load"]),
-                str(cell["scenario"]), int(cell["seed"]),
-            )  # fmt: skip
-        except (OSError, ValueError, KeyError, TypeError) as err:
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
             raise RlteError(f"{result_path}: not a valid cell result ({type(err).__name__}: {err})") from None
+        cell = result.get("cell") if isinstance(result, dict) else None
+        if not isinstance(cell, dict):
+            raise RlteError(f"{result_path}: not a valid cell result (no 'cell' mapping)")
+        fields = []
+        for name, convert in (("method", str), ("topology", str), ("traffic", str), ("load", load_key),
+                              ("scenario", str), ("seed", int)):  # fmt: skip
+            if name not in cell:
+                raise RlteError(f"{result_path}: not a valid cell result (its cell has no {name!r})")
+            try:
+                fields.append(convert(cell[name]))
+            except (TypeError, ValueError, OverflowError):
+                raise RlteError(
+                    f"{result_path}: not a valid cell result (cell {name} {cell[name]!r} is not a number)"
+                ) from None
+        key = tuple(fields)
         run.cell_dirs[key] = result_path.parent
         entry = flags.setdefault(key[0], {"oracle": False, "learned": False})
         entry["oracle"] |= bool(result.get("oracle", False))

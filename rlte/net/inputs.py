@@ -54,10 +54,12 @@ def read_bytes(path: Path) -> bytes:
         raise RlteError(f"{path}: a folder, not a file") from None
     except OSError as err:
         raise RlteError(f"{path}: cannot read ({err.strerror or err})") from None
+    except ValueError:  # a NUL in the name
+        raise RlteError(f"{shown(str(path))}: not a usable file name (it holds a NUL character)") from None
 
 
 def read_text(path: Path) -> str:
-    """The text of a UTF-8 file.
+    """The text of a UTF-8 file (without the byte order mark some editors start it with).
 
     Raises:
         RlteError: the file is missing, unreadable, larger than `MAX_FILE_BYTES`, not UTF-8 or
@@ -73,7 +75,7 @@ def read_text(path: Path) -> str:
     nul = data.find(b"\0")
     if nul >= 0:
         raise RlteError(f"{path}: not a text file (NUL byte at offset {nul})")
-    return text
+    return text.removeprefix("\ufeff")  # the byte order mark spreadsheet programs put first
 
 
 def read_json(path: Path):

@@ -110,6 +110,24 @@ class TrafficSource:
     needs_topology: bool = False
 
 
+# ---------------------------------------------------------------------- names and files
+def _check_name(spec: str, what: str) -> str:
+    """``spec``, unless it cannot name anything: empty, or holding a NUL (which no file name has)."""
+    if not spec.strip():
+        raise RlteError(f"{what} {spec!r}: empty name")
+    if "\0" in spec:
+        raise RlteError(f"{what} {shown(spec)}: a name cannot hold a NUL character")
+    return spec
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; a name the system refuses to look up (one too long, say) is an error."""
+    try:
+        return path.exists()
+    except OSError as err:
+        raise RlteError(f"{shown(str(path))}: not a usable file name ({err.strerror or err})") from None
+
+
 # ---------------------------------------------------------------------- file formats
 def topology_file_format(path: Path) -> str:
     """The format of a topology file: by extension (`TOPOLOGY_SUFFIXES`), else an Abilene link
@@ -118,7 +136,7 @@ def topology_file_format(path: Path) -> str:
     Raises:
         RlteError: the file is missing or of no known format.
     """
-    if not path.exists():
+    if not _exists(path):
         raise RlteError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in TOPOLOGY_SUFFIXES:
@@ -146,7 +164,7 @@ def traffic_file_format(path: Path) -> str:
     Raises:
         RlteError: the file is missing or of no known format.
     """
-    if not path.exists():
+    if not _exists(path):
         raise RlteError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -177,7 +195,7 @@ def traffic_file_source(path: str | os.PathLike, spec: str | None = None) -> Tra
     """
     path = Path(path)
     spec = str(path) if spec is None else spec
-    if path.is_dir():
+    if _exists(path) and path.is_dir():
         files = tuple(sorted(path.glob("*.xml")))
         if not files:
             raise RlteError(f"{path}: a folder without .xml demand files")
@@ -207,6 +225,7 @@ def resolve_topology(spec: str | os.PathLike, data_dir: str | os.PathLike | None
         spec = os.fspath(spec)
     if not isinstance(spec, str):
         raise RlteError(f"topology {shown(spec)}: a topology is named by a string")
+    _check_name(spec, "topology")
     if spec in BUILTINS:
         return TopologySource("builtin", spec)
     if spec in DATA_TOPOLOGIES:
@@ -215,7 +234,7 @@ def resolve_topology(spec: str | os.PathLike, data_dir: str | os.PathLike | None
             "data", spec, path=path, format=topology_file_format(path), name=spec.replace("/", "-")
         )
     path = Path(spec)
-    if path.exists() or path.suffix.lower() in {*TOPOLOGY_SUFFIXES, ".txt"}:
+    if _exists(path) or path.suffix.lower() in {*TOPOLOGY_SUFFIXES, ".txt"}:
         return TopologySource("file", spec, path=path, format=topology_file_format(path))
     if "/" in spec:
         if not is_topohub_id(spec):
@@ -252,7 +271,7 @@ def resolve_traffic(spec: str | os.PathLike, data_dir: str | os.PathLike | None 
         spec = os.fspath(spec)
     if not isinstance(spec, str):
         raise RlteError(f"traffic {shown(spec)}: traffic is named by a string")
-    spec = spec.strip()
+    spec = _check_name(spec, "traffic").strip()
     kind, _, argument = spec.partition(":")
     if spec in DATA_TRAFFIC:
         path = data_file(DATA_TRAFFIC[spec], data_dir)
@@ -277,7 +296,7 @@ def resolve_traffic(spec: str | os.PathLike, data_dir: str | os.PathLike | None 
             files=(path,),
             nodes_path=beside if beside.exists() else None,
         )
-    if Path(spec).exists() or Path(spec).suffix.lower() in (".csv", ".xml", ".json", ".txt"):
+    if _exists(Path(spec)) or Path(spec).suffix.lower() in (".csv", ".xml", ".json", ".txt"):
         return traffic_file_source(spec, spec)
     known = [
         *DATA_TRAFFIC,

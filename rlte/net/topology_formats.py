@@ -232,7 +232,10 @@ def _graph_to_topology(graph, path: Path, *, capacity_key: str | None = None) ->
             out["delay"] = _number(attrs["delay"], f"{link} delay")
         for k in LENGTH_KEYS:
             if k in attrs:
-                out["length_km"] = _number(attrs[k], f"{link} {k}")
+                length = _number(attrs[k], f"{link} {k}")
+                if not (length >= 0) or math.isinf(length):  # the delay would be named, not the length
+                    raise RlteError(f"{link} {k} {length!r}; a length must be a finite number >= 0 (km)")
+                out["length_km"] = length
                 break
         edges.append((a, b, out))
     name = str(graph.graph.get("label") or graph.graph.get("name") or path.stem)
@@ -274,7 +277,26 @@ def from_graphml(path: str | os.PathLike, *, capacity_key: str | None = None) ->
         graph = nx.read_graphml(io.BytesIO(data))
     except (nx.NetworkXError, *_PARSE_ERRORS) as err:
         raise RlteError(f"{path}: not valid GraphML ({brief(err)})") from None
+    _check_graphml_ends(data, path)
     return _graph_to_topology(graph, path, capacity_key=capacity_key)
+
+
+def _check_graphml_ends(data: bytes, path: Path) -> None:
+    """Refuse an edge to a node the file does not declare: networkx adds such a node silently, so a
+    mistyped id would become a new node of the network."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(data)  # networkx has parsed it already
+    local = [
+        (element, element.tag.rsplit("}", 1)[-1]) for element in root.iter() if isinstance(element.tag, str)
+    ]
+    declared = {element.get("id") for element, tag in local if tag == "node"}
+    for k, element in enumerate(element for element, tag in local if tag == "edge"):
+        for end in ("source", "target"):
+            if element.get(end) not in declared:
+                raise RlteError(
+                    f"{path}: edge {k} has {end} {shown(element.get(end))}, which is not a declared <node>"
+                )
 
 
 def _node_id_key(value):

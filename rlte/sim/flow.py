@@ -9,7 +9,8 @@ the same way (see docs/ARCHITECTURE.md):
 - `PathRouting`: split ratios ``[..., D, K]`` over the candidate paths of a `PathSet`;
 - `NextHopRouting`: per-destination next-hop split ratios ``[..., N, E]`` (hop-by-hop forwarding);
 - link weights, turned into next-hop splits by `weights_to_splits` with a named rule (ECMP over
-  shortest paths, or weighted next-hop splitting, which is MAROH's weighted hash in expectation).
+  shortest paths, or weighted next-hop splitting, a fluid stand-in for MAROH's weighted hash, which
+  `rlte.sim.hash_routing` implements exactly).
 
 Overload model: utilisation is that of the offered load (what the routing puts on a link when
 nothing is dropped); a link at utilisation u > 1 forwards 1/u of what arrives, and the forwarded

@@ -4,7 +4,9 @@
 - `PathRouting`: split ratios ``[..., D, K]`` over the candidate paths of a `PathSet`;
 - `NextHopRouting`: per-destination next-hop split ratios ``[..., N, E]`` (hop-by-hop forwarding);
 - link weights ``[..., E]``, turned into next-hop splits by `weights_to_splits` with a named rule
-  (ECMP over shortest paths, or weighted next-hop splitting, MAROH's weighted hash in expectation).
+  (ECMP over shortest paths, or weighted next-hop splitting: a fluid stand-in for MAROH's weighted
+  hash, which `rlte.sim.hash_routing` implements exactly and which does not split 2 : 1 for weights
+  1 : 0.5 but 3 : 1).
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def weights_to_splits(
         rule: ``"ecmp"``: shortest paths under ``weights`` as IGP costs, traffic split evenly over
             equal-cost next hops (what an OSPF router does). ``"weighted"``: each node splits its
             traffic toward t over the eligible next hops in proportion to their weights (MAROH's
-            weighted hash, in expectation); eligible defaults to the hop-count ECMP DAG.
+            weighted hash is `rlte.sim.hash_routing`, unsplittable, 3 : 1 for weights 1 : 0.5); eligible
+            defaults to the hop-count ECMP DAG.
         eligible: [N, E] bool mask of allowed next hops per destination (``"weighted"`` only).
 
     Returns:

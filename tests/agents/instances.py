@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
+import torch
 
 from rlte.envs import make_parallel
 
@@ -46,3 +48,21 @@ def moving_diamond_single(diamond: str):
 def kite_env(kite: str):
     return make_parallel("rlte/TE-MA-v0", topology=kite, traffic="uniform:1e9", load=None, train_fraction=0.0,
                          window=1, k=4, with_optimal=False, episode_length=8)  # fmt: skip
+
+
+def same_state(first, second, where: str = "state") -> None:
+    """Recursive exact equality of checkpoint-like values (tensors, arrays, dicts, lists, scalars)."""
+    if isinstance(first, torch.Tensor):
+        assert torch.equal(first, second), where
+    elif isinstance(first, np.ndarray):
+        assert np.array_equal(first, second), where
+    elif isinstance(first, dict):
+        assert first.keys() == second.keys(), where
+        for key in first:
+            same_state(first[key], second[key], f"{where}.{key}")
+    elif isinstance(first, list | tuple):
+        assert len(first) == len(second), where
+        for i, (a, b) in enumerate(zip(first, second)):
+            same_state(a, b, f"{where}[{i}]")
+    else:
+        assert first == second, where

@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from instances import DIAMOND, moving_diamond, moving_diamond_single, static_diamond, write_topology
+from instances import (
+    DIAMOND,
+    moving_diamond,
+    moving_diamond_single,
+    same_state,
+    static_diamond,
+    write_topology,
+)
 
 from rlte.agents.dqn import DQNAgent
 from rlte.agents.mappo import PPOAgent
@@ -54,24 +61,6 @@ def diamond(tmp_path_factory) -> str:
     return write_topology(tmp_path_factory, "diamond", DIAMOND)
 
 
-def _same(first, second, where: str = "state") -> None:
-    """Recursive exact equality of checkpoint-like values (tensors, arrays, dicts, lists, scalars)."""
-    if isinstance(first, torch.Tensor):
-        assert torch.equal(first, second), where
-    elif isinstance(first, np.ndarray):
-        assert np.array_equal(first, second), where
-    elif isinstance(first, dict):
-        assert first.keys() == second.keys(), where
-        for key in first:
-            _same(first[key], second[key], f"{where}.{key}")
-    elif isinstance(first, list | tuple):
-        assert len(first) == len(second), where
-        for i, (a, b) in enumerate(zip(first, second)):
-            _same(a, b, f"{where}[{i}]")
-    else:
-        assert first == second, where
-
-
 def _learned_state(agent) -> dict:
     """Everything the learner checkpoints of its own: networks, optimisers, buffers, counters."""
     return {
@@ -89,9 +78,9 @@ def test_same_seed_same_networks(diamond, name):
         agent = cls(params, seed=seed)
         agent.train(lambda: _moving(name, diamond), 3 * BLOCK)
         runs.append(_learned_state(agent))
-    _same(runs[0], runs[1])
+    same_state(runs[0], runs[1])
     with pytest.raises(AssertionError):
-        _same(runs[0], runs[2])
+        same_state(runs[0], runs[2])
 
 
 class Killed(Exception):
@@ -127,7 +116,7 @@ def test_killed_and_resumed_training_ends_identical(diamond, tmp_path, name):
         make_env, total, checkpoint_path=checkpoint, checkpoint_every=BLOCK, learning_log=log
     )
     assert trained == 3 * BLOCK
-    _same(_learned_state(straight), _learned_state(resumed))
+    same_state(_learned_state(straight), _learned_state(resumed))
     assert log.read_text() == (tmp_path / "straight.csv").read_text()
     assert cls(params, seed=4).train(make_env, total, checkpoint_path=checkpoint) == 0
 

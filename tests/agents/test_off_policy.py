@@ -12,6 +12,7 @@ import pytest
 import torch
 from continuous_instances import TargetEnv, mean_return
 from gymnasium.utils.env_checker import check_env
+from instances import same_state
 from torch import nn
 
 from rlte.agents.common.continuous_replay import ContinuousBatch
@@ -37,24 +38,6 @@ LEARNING = {"buffer_size": 5_000, "learning_starts": 100, "batch_size": 128, "ga
 def moving_env() -> TargetEnv:
     """Episodes of 10 steps, so checkpoints (every 64 steps) fall inside episodes."""
     return TargetEnv(episode_length=10)
-
-
-def _same(first, second, where: str = "state") -> None:
-    """Recursive exact equality of checkpoint-like values (tensors, arrays, dicts, lists, scalars)."""
-    if isinstance(first, torch.Tensor):
-        assert torch.equal(first, second), where
-    elif isinstance(first, np.ndarray):
-        assert np.array_equal(first, second), where
-    elif isinstance(first, dict):
-        assert first.keys() == second.keys(), where
-        for key in first:
-            _same(first[key], second[key], f"{where}.{key}")
-    elif isinstance(first, list | tuple):
-        assert len(first) == len(second), where
-        for i, (a, b) in enumerate(zip(first, second)):
-            _same(a, b, f"{where}[{i}]")
-    else:
-        assert first == second, where
 
 
 def _learned_state(agent: OffPolicyLearner) -> dict:
@@ -113,7 +96,7 @@ def test_target_env_follows_the_api_and_the_rlte_contract():
     copy.set_state(saved)
     for _ in range(10):
         action = env.action_space.sample()
-        _same(list(env.step(action)), list(copy.step(action)))
+        same_state(list(env.step(action)), list(copy.step(action)))
 
 
 def test_the_learning_margin_means_something():
@@ -191,7 +174,7 @@ def test_ddpg_is_td3_with_one_critic_no_smoothing_no_delay(tmp_path):
     ddpg, td3 = DDPGAgent(SMALL, seed=3), TD3Agent({**SMALL, **settings}, seed=3)
     ddpg.train(moving_env, 3 * BLOCK, learning_log=tmp_path / "ddpg.csv")
     td3.train(moving_env, 3 * BLOCK, learning_log=tmp_path / "td3.csv")
-    _same(_learned_state(ddpg), _learned_state(td3))
+    same_state(_learned_state(ddpg), _learned_state(td3))
     assert (tmp_path / "ddpg.csv").read_text() == (tmp_path / "td3.csv").read_text()
     assert len(ddpg.critics) == 1 and len(TD3Agent(SMALL).settings()) == 4 and TD3Agent(SMALL).n_critics == 2
 
@@ -204,9 +187,9 @@ def test_same_seed_same_networks(name):
         agent = AGENTS[name](SMALL, seed=seed)
         agent.train(moving_env, 3 * BLOCK)
         runs.append(_learned_state(agent))
-    _same(runs[0], runs[1])
+    same_state(runs[0], runs[1])
     with pytest.raises(AssertionError):
-        _same(runs[0], runs[2])
+        same_state(runs[0], runs[2])
 
 
 class Killed(Exception):
@@ -238,7 +221,7 @@ def test_killed_and_resumed_training_ends_identical(tmp_path, name):
     trained = resumed.train(moving_env, total, checkpoint_path=checkpoint, checkpoint_every=BLOCK,
                             learning_log=log)  # fmt: skip
     assert trained == 3 * BLOCK
-    _same(_learned_state(straight), _learned_state(resumed))
+    same_state(_learned_state(straight), _learned_state(resumed))
     text = log.read_text()
     assert text == (tmp_path / "straight.csv").read_text()
     assert text.splitlines()[0] == ",".join(cls.LOG_COLUMNS) and len(text.splitlines()) == 1 + 5

@@ -146,7 +146,9 @@ def load_traffic(
         RlteError: an unknown spec (the message suggests close names and lists the accepted
             ones), a spec that needs a topology without one, or what the loader raises.
     """
-    series = read_traffic(resolve_traffic(spec, data_dir), topology, rng=rng)
+    source = resolve_traffic(spec, data_dir)
+    series = read_traffic(source, topology, rng=rng)
     if topology is None:
         return series
-    return series.aligned_to(topology)
+    # named as the user named it: a file's stem or a data name alone could be any file's
+    return series.aligned_to(topology, where=f"traffic {source.spec!r}")

@@ -288,12 +288,15 @@ class TrafficSeries:
             raise RlteError(f"traffic {self.name!r}: scale factor {factor!r} must be a finite number >= 0")
         return self.replace(demands=self.demands * float(factor))
 
-    def aligned_to(self, topology: Topology, *, fill_missing: bool = False) -> TrafficSeries:
+    def aligned_to(
+        self, topology: Topology, *, fill_missing: bool = False, where: str | None = None
+    ) -> TrafficSeries:
         """The same traffic with the topology's node order.
 
         Args:
             topology: gives the node names and their order.
             fill_missing: give topology nodes that the traffic lacks zero demand instead of raising.
+            where: names the traffic in error messages (default: ``traffic '<its name>'``).
 
         Returns:
             A series whose ``nodes`` equal ``topology.nodes`` (``self`` when they already do).
@@ -304,7 +307,7 @@ class TrafficSeries:
         """
         if self.nodes == topology.nodes:
             return self
-        where = f"traffic {self.name!r}"
+        where = where or f"traffic {self.name!r}"
         known = set(topology.nodes)
         extra = [n for n in self.nodes if n not in known]
         if extra:
