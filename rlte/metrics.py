@@ -104,3 +104,62 @@ def throughput(delivered_total: np.ndarray) -> np.ndarray:
 
 #: The metrics every evaluation reports, in table order.
 FLOW_METRICS = ("mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput")
+
+
+# ---------------------------------------------------------------------- compute clusters
+# Notation: tasks i with arrival a_i and end e_i (completion or failure); D the tasks completed in the
+# period measured; nodes n with capacity cap[n, r] of resource r and reserved amount used_n,r(t).
+
+
+def mean_latency(latency_sum: float, completed: int) -> float:
+    """Mean task latency: ``(1/|D|) sum_(i in D) (e_i - a_i)``, given the sum of the latencies of the
+    |D| completed tasks (nan when none completed). Failed tasks have no latency.
+
+    Args:
+        latency_sum: ``sum_(i in D) (e_i - a_i)``.
+        completed: |D|.
+    """
+    return float(latency_sum / completed) if completed else float("nan")
+
+
+def resource_utilisation(reserved: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Utilisation of a resource: ``sum_n int used_n,r dt / sum_n cap[n, r] U_n``, U_n the time node n
+    was up: the share of the capacity that was available and reserved (nan where nothing was
+    available). The caller sums over nodes and integrates over the period.
+
+    Shapes: reserved [...], available [...] -> [...].
+    """
+    reserved, available = np.asarray(reserved, dtype=np.float64), np.asarray(available, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(available > 0, reserved / available, np.nan)
+
+
+def task_success_rate(completed: int, arrived: int) -> float:
+    """Share of the tasks that arrived and completed (hence started before their deadline):
+    ``|D| / arrived`` (nan when none arrived)."""
+    return float(completed / arrived) if arrived else float("nan")
+
+
+def migrations_per_task(migrated: int, arrived: int) -> float:
+    """Migration cost as rlte's cluster tables report it: migrations per task arrived,
+    ``M / max(A, 1)`` (a task moved twice counts twice; each migration holds the task in transfer
+    for ``migration_delay * s_i``, whose sum `rlte.sim.cluster.ClusterMetrics.migration_cost` gives)."""
+    return float(migrated / max(arrived, 1))
+
+
+def coefficient_of_variation(values: np.ndarray) -> float:
+    """Imbalance over nodes: ``std(x) / mean(x)`` (population std) over the finite values; 0 when
+    the mean is 0, nan when no value is finite.
+
+    Shapes: values [N] -> scalar.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return float("nan")
+    mean = float(values.mean())
+    return 0.0 if mean == 0 else float(values.std() / mean)
+
+
+#: The metrics rlte's cluster environment reports per decision epoch, in table order.
+CLUSTER_METRICS = ("latency_ms", "cpu_utilisation", "success_rate", "migration_cost")

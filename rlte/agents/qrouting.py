@@ -26,7 +26,9 @@ The three modules (seed 004, section III) and their options in `QRoutingConfig`:
 
 2. **Policy improvement** (the actor): the policy derived from the Q values of a router toward d:
    ``greedy`` (argmin, ties broken uniformly at random or by the first), ``egreedy`` (the greedy
-   action with probability 1 - epsilon, else uniformly one of the others, as the paper words it),
+   action with probability 1 - epsilon, else uniformly one of the others, as the paper words it:
+   "with probability epsilon, other actions are selected"; Sutton and Barto's draw among all
+   actions would explore epsilon / degree less),
    ``softmax`` (``P(a) ~ exp(-Q(d, a) / tau)``). **Double learning** (``double=True``) keeps two
    tables per router; each update picks one table A at random (a fair coin from the policy stream),
    lets A choose the target's action(s) and the other table B value them (``V = Q_B(y, argmin_a
@@ -50,9 +52,9 @@ Seed 004's 13 learning rows (Tables II-IV) are `PAPER_COMBINATIONS`, each a choi
 epsilon 0.1, tau 1; the 2-hop row uses n = 2 and alpha 0.5). Shortest-path routing, the baseline,
 is `rlte.sim.packet.shortest_path_policy`.
 
-Learning costs no Python call per packet: `simulate_and_learn` is compiled and calls the
-simulator's compiled primitives (`rlte.sim.packet.advance`, `forward`); the simulator knows
-nothing of rewards or tables. `QRouter` also implements the same rules in plain Python
+Learning costs no Python call per packet: `simulate_and_learn` runs a compiled loop (one per
+module choice) that calls the simulator's compiled primitives (`rlte.sim.packet.advance`,
+`forward`); the simulator knows nothing of rewards or tables. `QRouter` also implements the same rules in plain Python
 (``choose`` / ``sent``) for `rlte.sim.packet_reference` and for stepping through
 ``rlte/PacketRouting-v0``; both paths draw the same numbers in the same order from the policy
 generator and give identical results.
@@ -61,9 +63,12 @@ generator and give identical results.
 from __future__ import annotations
 
 import difflib
+import functools
+import hashlib
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numba
@@ -228,14 +233,14 @@ def resolve_config(config: QRoutingConfig | str) -> QRoutingConfig:
 # ---------------------------------------------------------------------- compiled modules
 # The tables are one array q[2, N, E] (q[1] unused without double learning) and functions pick a
 # table by number: choosing between two array variables would cost reference counting per call.
-# Module choices reach these functions as scalars read once per run, so the compiler sees them
-# as loop invariants; the helpers are inlined into the loop.
+# The helpers are inlined into the loop, and the module choices reach them as constants of the
+# loop (`_learning_loop`), so the compiler keeps only the chosen modules' code.
 #
-# Every helper that takes arrays ends each of its paths with `_keep_alive` of them. Numba counts
-# references to an array argument from the helper's start to its last use; when the last use
-# differs between branches, the count survives into the loop (an atomic increment and decrement per
-# array per call: most of the loop's time, measured). Used once at every exit, the pair is provably
-# redundant and the compiler drops it. Nothing else changes.
+# Reference counting: numba holds a reference to each array argument of a helper from its start to
+# its last use, and when that last use differs between branches the increment and decrement (both
+# atomic) survive, once per array per call; in this loop they took most of the time (measured). So
+# every helper that takes arrays ends each of its paths with `_keep_alive` of them: used at every
+# exit, the pair is provably redundant and the compiler removes it. Nothing else changes.
 @numba.njit(cache=True)
 def _keep_alive(*arrays):
     """A no-op use of its arguments (see above)."""
@@ -425,22 +430,18 @@ def _update(out_ptr, q, rng, dest, slot, ret, boot, node, action, greedy_target,
 
 
 @numba.njit(cache=True, inline="always")
-def learn_after_send(out_ptr, q, codes, params, rng, hist_slot, hist_start, packet, dest, hop, slot, next_node,
-                     hop_start, arrival):  # fmt: skip
+def learn_after_send(out_ptr, q, params, rng, hist_slot, hist_start, packet, dest, hop, slot, next_node, hop_start,
+                     arrival, hops, improvement, double, tie_first, greedy_target, sampled):  # fmt: skip
     """Record hop ``hop`` (0-based) of ``packet`` (sent on ``slot`` to ``next_node``, having reached
     its node at ``hop_start`` and reaching the next at ``arrival``) and apply the updates it completes.
 
+    ``hops`` is n of the n-hop return; ``greedy_target``: the target policy is greedy; ``sampled``:
+    the target bootstraps from the action the router n hops on takes (on-policy, sample evaluation).
     Hop j's n-hop return ends when hop j + n - 1 is sent (its target is then known), or, for an
     on-policy sample target, when hop j + n is (the action its bootstrap router took); it ends early
     when the packet reaches its destination. Updates are applied in order of j.
     """
-    n = codes[K_HOPS]
-    improvement = codes[K_IMPROVEMENT]
-    double = codes[K_DOUBLE] == 1
-    tie_first = codes[K_TIE_FIRST] == 1
-    on_policy = codes[K_EXECUTION] == ON
-    greedy_target = not on_policy or improvement == GREEDY
-    sampled = on_policy and codes[K_EVALUATION] != EXPECTED and improvement != GREEDY
+    n = hops
     alpha, epsilon, tau = params[P_ALPHA], params[P_EPSILON], params[P_TAU]
     m = HISTORY - 1
     hist_slot[packet, hop & m] = slot
@@ -458,39 +459,65 @@ def learn_after_send(out_ptr, q, codes, params, rng, hist_slot, hist_start, pack
         j = (hop - n + 1) & m
         _update(out_ptr, q, rng, dest, hist_slot[packet, j], arrival - hist_start[packet, j], BOOT_TARGET,
                 next_node, -1, greedy_target, improvement, double, tie_first, alpha, epsilon, tau)  # fmt: skip
-    _keep_alive(out_ptr, q, codes, params, rng, hist_slot, hist_start)
+    _keep_alive(out_ptr, q, params, rng, hist_slot, hist_start)
 
 
-@numba.njit(cache=True)
-def simulate_and_learn(net, sim, traffic_rng, policy_rng, q, codes, params, hist_slot, hist_start, until):
-    """Simulate until ``until``, every router acting on and learning its Q tables ``q[2, N, E]``."""
-    learn = codes[K_LEARN] == 1
-    improvement = codes[K_IMPROVEMENT]
-    double = codes[K_DOUBLE] == 1
-    tie_first = codes[K_TIE_FIRST] == 1
-    epsilon, tau = params[P_EPSILON], params[P_TAU]
-    out_ptr = net.out_ptr
-    link_dst = net.link_dst
-    degree = 1
-    for node in range(len(out_ptr) - 1):
-        degree = max(degree, out_ptr[node + 1] - out_ptr[node])
-    scratch = np.empty(degree)
-    counts, clock, pkt_dst, pkt_hops, pkt_arrival = (
-        sim.counts,
-        sim.clock,
-        sim.pkt_dst,
-        sim.pkt_hops,
-        sim.pkt_arrival,
-    )
-    while advance(net, sim, traffic_rng, until) == ADVANCE_DECISION:
-        packet = counts[C_DEC_PACKET]
-        node = counts[C_DEC_NODE]
-        dest = pkt_dst[packet]
-        slot = behaviour_slot(out_ptr, q, node, dest, improvement, double, tie_first, epsilon, tau, policy_rng,
-                              scratch)  # fmt: skip
-        if forward(net, sim, slot) == SENT and learn:
-            learn_after_send(out_ptr, q, codes, params, policy_rng, hist_slot, hist_start, packet, dest,
-                             pkt_hops[packet] - 1, slot, link_dst[slot], clock[F_HOP_START], pkt_arrival[packet])  # fmt: skip
+#: A digest of the simulator's source. Numba's disk cache checks only a function's own file, and the
+#: learning loops hold compiled copies of the simulator's primitives: capturing this makes an edited
+#: simulator recompile them instead of running its old code.
+_SIMULATOR_SOURCE = hashlib.sha256(Path(advance.py_func.__code__.co_filename).read_bytes()).hexdigest()
+
+
+@functools.cache
+def _learning_loop(execution: int, improvement: int, evaluation: int, double: bool, hops: int, tie_first: bool,
+                   learn: bool):  # fmt: skip
+    """The compiled loop of one module choice. The choice reaches it as constants of the closure, so
+    the compiler drops the other modules' code, and with it the reference counting their branches
+    would keep (with the choice read from an array at run time the loop ran at half the speed).
+    Each choice compiles once and is cached on disk (numba keys the cache on the closure's values)."""
+    greedy_target = execution != ON or improvement == GREEDY
+    sampled = execution == ON and evaluation != EXPECTED and improvement != GREEDY
+    simulator_source = _SIMULATOR_SOURCE
+
+    @numba.njit(cache=True)
+    def loop(net, sim, traffic_rng, policy_rng, q, params, hist_slot, hist_start, until):
+        compiled_against = simulator_source  # noqa: F841 (part of the cache key, see _SIMULATOR_SOURCE)
+        epsilon, tau = params[P_EPSILON], params[P_TAU]
+        out_ptr = net.out_ptr
+        link_dst = net.link_dst
+        degree = 1
+        for node in range(len(out_ptr) - 1):
+            degree = max(degree, out_ptr[node + 1] - out_ptr[node])
+        scratch = np.empty(degree)
+        counts, clock, pkt_dst, pkt_hops, pkt_arrival = (
+            sim.counts,
+            sim.clock,
+            sim.pkt_dst,
+            sim.pkt_hops,
+            sim.pkt_arrival,
+        )
+        while advance(net, sim, traffic_rng, until) == ADVANCE_DECISION:
+            packet = counts[C_DEC_PACKET]
+            node = counts[C_DEC_NODE]
+            dest = pkt_dst[packet]
+            slot = behaviour_slot(out_ptr, q, node, dest, improvement, double, tie_first, epsilon, tau, policy_rng,
+                                  scratch)  # fmt: skip
+            if forward(net, sim, slot) == SENT and learn:
+                learn_after_send(out_ptr, q, params, policy_rng, hist_slot, hist_start, packet, dest, pkt_hops[packet] - 1,
+                                 slot, link_dst[slot], clock[F_HOP_START], pkt_arrival[packet], hops, improvement,
+                                 double, tie_first, greedy_target, sampled)  # fmt: skip
+
+    return loop
+
+
+def simulate_and_learn(
+    net, sim, traffic_rng, policy_rng, q, codes, params, hist_slot, hist_start, until
+) -> None:
+    """Simulate until ``until``, every router acting on and learning its Q tables ``q[2, N, E]``
+    (``codes``: `QRoutingConfig.codes`, ``params``: `QRoutingConfig.params`; in compiled code)."""
+    loop = _learning_loop(int(codes[K_EXECUTION]), int(codes[K_IMPROVEMENT]), int(codes[K_EVALUATION]),
+                          bool(codes[K_DOUBLE]), int(codes[K_HOPS]), bool(codes[K_TIE_FIRST]), bool(codes[K_LEARN]))  # fmt: skip
+    loop(net, sim, traffic_rng, policy_rng, q, params, hist_slot, hist_start, until)
 
 
 # ---------------------------------------------------------------------- the learner

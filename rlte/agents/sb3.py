@@ -1,5 +1,6 @@
-"""Stable-Baselines3 (and sb3-contrib) on-policy algorithms as rlte agents: PPO, A2C and TRPO on
-``rlte/TE-v0``, as reference points for the seed papers' own methods.
+"""Stable-Baselines3 (and sb3-contrib) algorithms as rlte agents: PPO, A2C and TRPO on ``rlte/TE-v0``
+(and PPO on ``rlte/Cluster-v0``), as reference points for the seed papers' own methods, and DQN
+(`SB3DQN`, seed 003's comparison on the cluster env's discrete variant).
 
 They train in rlte's checkpointed loop (`rlte.agents.common.training.CheckpointedLearner`): a
 block is one SB3 rollout and its update (``learn`` for ``n_steps``, continuing the count; the
@@ -213,6 +214,173 @@ class SB3Agent(CheckpointedLearner):
 def _as_tuples(value):
     """Lists back to tuples (Python's random state is nested tuples; checkpoints store lists)."""
     return tuple(_as_tuples(x) for x in value) if isinstance(value, list | tuple) else value
+
+
+@dataclass
+class SB3DQNConfig(AgentConfig):
+    """Hyperparameters passed to Stable-Baselines3's DQN."""
+
+    learning_rate: float = option(5e-4, gt=0.0)
+    """Adam step size."""
+    buffer_size: int = option(50_000, ge=1)
+    """Transitions the replay buffer keeps."""
+    learning_starts: int = option(1_000, ge=0)
+    """Steps of uniformly random actions before the first gradient step."""
+    batch_size: int = option(64, ge=1)
+    """Transitions per gradient step."""
+    gamma: float = option(0.99, ge=0.0, le=1.0)
+    """Discount factor."""
+    train_freq: int = option(1, ge=1)
+    """Environment steps between gradient phases."""
+    gradient_steps: int = option(1, ge=1)
+    """Gradient steps per phase."""
+    target_update_interval: int = option(1_000, ge=1)
+    """Environment steps between copies of the Q-network into the target network."""
+    exploration_fraction: float = option(0.3, gt=0.0, le=1.0)
+    """Share of the training steps over which epsilon falls (of the whole run, not of one block)."""
+    exploration_initial_eps: float = option(1.0, ge=0.0, le=1.0)
+    """Epsilon at the first step."""
+    exploration_final_eps: float = option(0.05, ge=0.0, le=1.0)
+    """Epsilon after the schedule."""
+    max_grad_norm: float = option(10.0, gt=0.0)
+    """Gradient norm clip."""
+    net_arch: tuple[int, ...] = option((128, 128), ge=1)
+    """Hidden layer sizes of the Q-network."""
+    log_interval: int = option(1_000, ge=1)
+    """Environment steps per block (a learning-log row, a point where checkpoints may be written)."""
+
+
+class _ReplayState:
+    """An SB3 replay buffer's arrays and position as a state dict (its filled part only)."""
+
+    ARRAYS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
+
+    def __init__(self, agent: SB3DQN) -> None:
+        self.agent = agent
+
+    def state_dict(self) -> dict:
+        import torch
+
+        buffer = self.agent.model.replay_buffer
+        filled = buffer.buffer_size if buffer.full else buffer.pos
+        state = {name: torch.from_numpy(getattr(buffer, name)[:filled].copy()) for name in self.ARRAYS}
+        return {**state, "pos": int(buffer.pos), "full": bool(buffer.full)}
+
+    def load_state_dict(self, state: dict) -> None:
+        buffer = self.agent.model.replay_buffer
+        for name in self.ARRAYS:
+            values = state[name].numpy()
+            getattr(buffer, name)[: len(values)] = values
+        buffer.pos, buffer.full = int(state["pos"]), bool(state["full"])
+
+
+class SB3DQN(SB3Agent):
+    """Stable-Baselines3 DQN on a ``Discrete`` action space, in rlte's checkpointed loop.
+
+    A block is ``log_interval`` steps (a multiple of ``train_freq``: a run of several blocks collects
+    and trains exactly as one ``learn`` would, since SB3 alternates ``train_freq`` steps and a
+    gradient phase). Two things SB3 computes per ``learn`` call are made the run's: the exploration
+    schedule follows the run's step count over the ``timesteps`` ``train`` is given (SB3's follows
+    the progress of each call, so it would restart every block), and the checkpoint holds the replay
+    buffer, the step counter of the target-network copies, epsilon, the action space's generator
+    (SB3 samples random actions from it) and every global generator SB3 draws from.
+
+    Args:
+        params: `SB3DQNConfig` fields.
+        seed: seeds the algorithm (torch, numpy, Python, the action space) and the environment.
+    """
+
+    ALGORITHM = "DQN"
+    LOG_COLUMNS = ("timesteps", "episode_reward_mean", "loss", "exploration_rate", "updates")
+
+    def __init__(self, params: dict | None = None, seed: int = 0) -> None:
+        self.algorithm = self.ALGORITHM
+        self.NAME = "sb3_dqn"
+        self.seed = int(seed)
+        self.config = SB3DQNConfig.parse(params or {}, self.NAME)
+        self.model = None
+        self.planned = 1
+
+    def _build(self, env) -> None:
+        import torch
+
+        config = self.config
+        torch.set_num_threads(1)
+        self.model = _dqn_class()(
+            "MlpPolicy", env, learning_rate=config.learning_rate, buffer_size=config.buffer_size,
+            learning_starts=config.learning_starts, batch_size=config.batch_size, gamma=config.gamma,
+            train_freq=config.train_freq, gradient_steps=config.gradient_steps,
+            target_update_interval=config.target_update_interval, exploration_fraction=config.exploration_fraction,
+            exploration_initial_eps=config.exploration_initial_eps, exploration_final_eps=config.exploration_final_eps,
+            max_grad_norm=config.max_grad_norm, policy_kwargs={"net_arch": list(config.net_arch)}, seed=self.seed,
+            verbose=0, device="cpu",
+        )  # fmt: skip
+        self.model.exploration_schedule = self._exploration
+        self.model.rlte_losses = []
+        self.episodes = _Episodes(self)
+
+    def _exploration(self, _progress_remaining: float) -> float:
+        """Epsilon at the run's step count: linear from the initial to the final value over the first
+        ``exploration_fraction`` of the run's planned steps, then constant."""
+        config = self.config
+        progress = min(self.model.num_timesteps / max(config.exploration_fraction * self.planned, 1.0), 1.0)
+        return config.exploration_initial_eps + progress * (
+            config.exploration_final_eps - config.exploration_initial_eps
+        )
+
+    def _block(self, env, timesteps: int) -> tuple[dict, None]:
+        """``log_interval`` steps (fewer at the end, rounded up to ``train_freq``) of SB3's loop."""
+        self.planned = int(timesteps)
+        steps = min(self.config.log_interval, int(timesteps) - self.num_timesteps)
+        steps = -(-steps // self.config.train_freq) * self.config.train_freq
+        self.model.rlte_losses = []
+        self.model.learn(
+            total_timesteps=steps, reset_num_timesteps=self.num_timesteps == 0, log_interval=None
+        )
+        losses = self.model.rlte_losses
+        return {"loss": float(np.mean(losses)) if losses else None,
+                "exploration_rate": float(self.model.exploration_rate), "updates": self.n_updates}, None  # fmt: skip
+
+    def _stateful(self) -> dict:
+        return {
+            "policy": self.model.policy,
+            "optimizer": self.model.policy.optimizer,
+            "replay": _ReplayState(self),
+        }
+
+    def _extra_state(self, env) -> dict:
+        model = self.model
+        return {**super()._extra_state(env), "n_calls": int(model._n_calls),
+                "exploration_rate": float(model.exploration_rate),
+                "action_space_rng": model.action_space.np_random.bit_generator.state}  # fmt: skip
+
+    def _load_extra_state(self, state: dict, env) -> None:
+        super()._load_extra_state(state, env)
+        model = self.model
+        model._n_calls = int(state["n_calls"])
+        model.exploration_rate = float(state["exploration_rate"])
+        rng_state = state["action_space_rng"]
+        bit_generator = getattr(np.random, rng_state["bit_generator"])()
+        bit_generator.state = rng_state
+        model.action_space._np_random = np.random.Generator(bit_generator)
+
+
+def _dqn_class():
+    """SB3's DQN, keeping each gradient phase's mean loss for rlte's learning log."""
+    global _DQN_CLASS
+    if _DQN_CLASS is None:
+        from stable_baselines3 import DQN
+
+        class LoggedDQN(DQN):
+            def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+                super().train(gradient_steps, batch_size)
+                self.rlte_losses.append(float(self.logger.name_to_value["train/loss"]))
+
+        _DQN_CLASS = LoggedDQN
+    return _DQN_CLASS
+
+
+_DQN_CLASS = None
 
 
 class SB3PPO(SB3Agent):

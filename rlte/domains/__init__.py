@@ -32,7 +32,12 @@ import numpy as np
 from rlte.errors import RlteError
 
 #: Modules that register the built-in domains and their methods, imported on first use.
-BUILTIN_DOMAINS = ("rlte.domains.flow_te", "rlte.domains.packet")
+BUILTIN_DOMAINS = (
+    "rlte.domains.flow_te",
+    "rlte.domains.packet",
+    "rlte.domains.cluster",
+    "rlte.domains.link_weights",
+)
 
 _DOMAINS: dict[str, Domain] = {}
 _METHODS: dict[str, MethodInfo] = {}

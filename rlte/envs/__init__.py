@@ -32,7 +32,9 @@ ENVS: dict[str, EnvEntry] = {
     "rlte/TE-v0": EnvEntry("gym", "rlte.envs.te:TrafficEngineeringEnv"),
     "rlte/TE-MA-v0": EnvEntry("parallel", "rlte.envs.te_ma:NodeRoutingParallelEnv"),
     "rlte/LinkWeight-MA-v0": EnvEntry("parallel", "rlte.envs.link_weight:LinkWeightParallelEnv"),
+    "rlte/MAROH-MA-v0": EnvEntry("parallel", "rlte.envs.maroh:MarohParallelEnv"),
     "rlte/PacketRouting-v0": EnvEntry("parallel", "rlte.envs.packet:PacketRoutingParallelEnv"),
+    "rlte/Cluster-v0": EnvEntry("gym", "rlte.envs.cluster:ClusterEnv"),
 }
 
 GYM_IDS = tuple(env_id for env_id, entry in ENVS.items() if entry.kind == "gym")

@@ -105,6 +105,7 @@ import numpy as np
 from numba.core import types
 from numba.experimental import structref
 
+from rlte import metrics
 from rlte.errors import RlteError
 
 #: The resources every node has and every task demands, in column order.
@@ -822,7 +823,8 @@ class ClusterRecord(NamedTuple):
 
 
 class ClusterMetrics(NamedTuple):
-    """What a run measured over [0, T], T = ``time`` (each field gives its formula)."""
+    """What a run measured over [0, T], T = ``time`` (each field gives its formula; the latency,
+    utilisation, success rate and imbalance are computed by their one definition in `rlte.metrics`)."""
 
     time: float
     """T."""
@@ -859,14 +861,6 @@ class ClusterMetrics(NamedTuple):
     """``tasks_integral / T``."""
 
 
-def _cv(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return math.nan
-    mean = float(values.mean())
-    return 0.0 if mean == 0 else float(values.std() / mean)
-
-
 def task_latencies(record: ClusterRecord, workload: Workload) -> np.ndarray:
     """``end_i - a_i`` for completed tasks, nan for the others. Shape [T]."""
     return np.where(record.status == S_DONE, record.end - workload.arrival, np.nan)
@@ -881,10 +875,8 @@ def cluster_metrics(record: ClusterRecord, cluster: Cluster, workload: Workload)
     area_up = record.area_up + record.up * span
     capacity = cluster.capacity_units.astype(np.float64)
     available = (capacity * area_up[:, None]).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        utilisation = np.where(available > 0, area_used.sum(axis=0) / available, np.nan)
-        node_cpu = capacity[:, 0] * area_up
-        node_utilisation = np.where(node_cpu > 0, area_used[:, 0] / node_cpu, np.nan)
+    utilisation = metrics.resource_utilisation(area_used.sum(axis=0), available)
+    node_utilisation = metrics.resource_utilisation(area_used[:, 0], capacity[:, 0] * area_up)
     latency = task_latencies(record, workload)
     done = latency[~np.isnan(latency)]
     completed = len(done)
@@ -894,14 +886,14 @@ def cluster_metrics(record: ClusterRecord, cluster: Cluster, workload: Workload)
         arrived=int(record.arrived),
         completed=completed,
         failed=failed,
-        mean_latency=float(done.mean()) if completed else math.nan,
+        mean_latency=metrics.mean_latency(done.sum(), completed),
         p95_latency=float(np.percentile(done, 95)) if completed else math.nan,
         cpu_utilisation=float(utilisation[0]),
         utilisation=utilisation,
         node_utilisation=node_utilisation,
-        imbalance=_cv(node_utilisation),
-        queue_imbalance=_cv(area_tasks / time) if time > 0 else math.nan,
-        success_rate=completed / record.arrived if record.arrived else math.nan,
+        imbalance=metrics.coefficient_of_variation(node_utilisation),
+        queue_imbalance=metrics.coefficient_of_variation(area_tasks / time) if time > 0 else math.nan,
+        success_rate=metrics.task_success_rate(completed, int(record.arrived)),
         migrated=int(record.migrated),
         migration_cost=float(record.migration_cost),
         migrated_work=float(record.migrated_work),

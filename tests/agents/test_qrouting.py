@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 
 from rlte.agents.qrouting import (
+    IMPROVEMENTS,
     PAPER_COMBINATIONS,
     QRouter,
     QRoutingConfig,
+    behaviour_slot,
     combination,
     convergence_time,
+    learn_after_send,
     run_experiment,
 )
 from rlte.errors import RlteError
@@ -100,6 +103,215 @@ def test_without_queueing_greedy_values_become_the_hop_distances(grid3):
         best = router.q1[:, lo:hi].min(axis=1)
         others = np.arange(9) != v
         np.testing.assert_allclose(best[others], dist[v, others], atol=1e-3)
+
+
+# ---------------------------------------------------------------------- each module, by hand
+# 0 - 1, 1 - 2, 1 - 3, 2 - 3; slots in (source, destination) order:
+#   0: 0->1 | 1: 1->0, 2: 1->2, 3: 1->3 | 4: 2->1, 5: 2->3 | 6: 3->1, 7: 3->2
+# Packets head for router 3. Q estimates delivery times (lower is better), so every target below
+# takes the least (or a policy's mean of) the next router's estimates, never the largest.
+DEST = 3
+
+
+@pytest.fixture(scope="module")
+def tiny() -> PacketNetwork:
+    edges = [(0, 1), (1, 2), (1, 3), (2, 3)]
+    return PacketNetwork.from_links(4, [u for u, v in edges] + [v for u, v in edges],
+                                    [v for u, v in edges] + [u for u, v in edges], name="tiny")  # fmt: skip
+
+
+def _router(network, config, seed=0) -> QRouter:
+    """Router 2's estimates toward 3: 7 via router 1 (slot 4), 4 direct (slot 5); router 1's
+    estimate via router 2 (slot 2) is 3, the entry most tests update."""
+    router = QRouter(network, config, np.random.default_rng(seed))
+    router.q[:, DEST, 4], router.q[:, DEST, 5], router.q[:, DEST, 2] = 7.0, 4.0, 3.0
+    return router
+
+
+def _learn_hops(router, compiled, hops, packet=0):
+    """Learn from the hops ``(slot, reached its router at, reaches the next at)`` of one packet
+    toward DEST, through the compiled path or the plain-Python one."""
+    network, config = router.network, router.config
+    on_policy = config.execution == "on"
+    greedy_target = not on_policy or config.improvement == "greedy"
+    sampled = on_policy and config.evaluation == "sample" and config.improvement != "greedy"
+    hist_slot, hist_start = np.zeros((1, 8), dtype=np.int64), np.zeros((1, 8))
+    for hop, (slot, hop_start, arrival) in enumerate(hops):
+        if compiled:
+            learn_after_send(network.out_ptr, router.q, router.params, router.rng, hist_slot, hist_start, packet, DEST,
+                             hop, slot, int(network.link_dst[slot]), hop_start, arrival, config.hops,
+                             IMPROVEMENTS.index(config.improvement), config.double, config.tie_break == "first",
+                             greedy_target, sampled)  # fmt: skip
+        else:
+            router.sent(packet, int(network.link_src[slot]), slot, DEST, hop_start, arrival, hop + 1)
+
+
+def _softmax(values, tau=1.0):
+    weights = np.exp(-np.asarray(values) / tau)
+    return weights / weights.sum()
+
+
+@pytest.fixture(params=["compiled", "python"])
+def compiled(request) -> bool:
+    return request.param == "compiled"
+
+
+def test_one_hop_target_is_the_reward_plus_the_next_routers_least_estimate(tiny, compiled):
+    """Router 1 forwards to 2 a packet that reached it at 10 (it waited 1.5): r = 12.5 - 10, and
+    router 2 bootstraps with its least estimate, min(7, 4): Q <- 3 + 0.9 (2.5 + 4 - 3)."""
+    router = _router(tiny, "off_greedy")
+    before = router.q.copy()
+    _learn_hops(router, compiled, [(2, 10.0, 12.5)])
+    assert router.q[0, DEST, 2] == pytest.approx(3 + 0.9 * (2.5 + 4 - 3))
+    before[0, DEST, 2] = router.q[0, DEST, 2]
+    assert np.array_equal(router.q, before)  # nothing else moved
+
+
+def test_a_hop_into_the_destination_bootstraps_nothing(tiny, compiled):
+    router = _router(tiny, "off_greedy")
+    _learn_hops(router, compiled, [(5, 20.0, 21.0)])
+    assert router.q[0, DEST, 5] == pytest.approx(4 + 0.9 * (1.0 - 4))
+
+
+@pytest.mark.parametrize(
+    ("config", "value"),
+    [
+        ("on_expected_softmax", float(_softmax([7.0, 4.0]) @ [7.0, 4.0])),
+        # epsilon-greedy: the greedy action with 1 - epsilon, the other one with epsilon
+        (QRoutingConfig(execution="on", improvement="egreedy", evaluation="expected"), 0.9 * 4 + 0.1 * 7),
+        # off-policy the target policy is greedy whatever the behaviour
+        ("off_softmax", 4.0),
+        ("off_egreedy", 4.0),
+    ],
+)
+def test_expected_targets_average_the_next_routers_estimates_under_the_target_policy(
+    tiny, compiled, config, value
+):
+    router = _router(tiny, config)
+    _learn_hops(router, compiled, [(2, 10.0, 12.5)])
+    assert router.q[0, DEST, 2] == pytest.approx(3 + 0.9 * (2.5 + value - 3))
+
+
+def test_epsilon_greedy_expectation_spreads_epsilon_over_the_other_actions(tiny, compiled):
+    """Router 1 (three actions, estimates 6, 5, 2 toward 3) as the next router: the target is
+    0.9 * 2 + 0.05 * 6 + 0.05 * 5."""
+    router = _router(tiny, QRoutingConfig(execution="on", improvement="egreedy", evaluation="expected"))
+    router.q[0, DEST, 1:4] = [6.0, 5.0, 2.0]
+    _learn_hops(router, compiled, [(0, 0.0, 1.0)])
+    assert router.q[0, DEST, 0] == pytest.approx(0.9 * (1.0 + 0.9 * 2 + 0.05 * 6 + 0.05 * 5))
+
+
+def test_double_learning_updates_one_table_with_the_other_valuing_its_choice(tiny, compiled):
+    """Router 2's tables toward 3: q1 = (1, 5), q2 = (8, 2). The coin picks the table updated (A);
+    A picks router 2's action, the other table (B) values it: A = q1 picks slot 4, valued 8 by q2;
+    A = q2 picks slot 5, valued 5 by q1."""
+    outcomes = set()
+    for seed in range(6):
+        router = _router(tiny, "off_dbl_greedy", seed)
+        router.q[0, DEST, 4:6], router.q[1, DEST, 4:6] = [1.0, 5.0], [8.0, 2.0]
+        a = 1 if np.random.default_rng(seed).random() >= 0.5 else 0  # the coin, drawn first
+        _learn_hops(router, compiled, [(2, 10.0, 12.5)])
+        value = 8.0 if a == 0 else 5.0
+        assert router.q[a, DEST, 2] == pytest.approx(3 + 0.9 * (2.5 + value - 3))
+        assert router.q[1 - a, DEST, 2] == 3.0
+        outcomes.add(a)
+    assert outcomes == {0, 1}
+
+
+def test_double_expected_softmax_weighs_one_table_by_the_others_policy(tiny, compiled):
+    seed = next(s for s in range(10) if np.random.default_rng(s).random() < 0.5)  # the coin picks q1
+    router = _router(tiny, "on_dbl_expected_softmax", seed)
+    router.q[0, DEST, 4:6], router.q[1, DEST, 4:6] = [1.0, 5.0], [8.0, 2.0]
+    _learn_hops(router, compiled, [(2, 10.0, 12.5)])
+    value = float(_softmax([1.0, 5.0]) @ [8.0, 2.0])  # seed 004's Psi: P from q1, values from q2
+    assert router.q[0, DEST, 2] == pytest.approx(3 + 0.9 * (2.5 + value - 3))
+
+
+def test_two_hop_returns_add_two_rewards_then_bootstrap_two_routers_on(tiny, compiled):
+    """0 -> 1 -> 2 -> 3, waiting 0.5 at router 1: hop 0's target (known once hop 1 is sent) is
+    2.5 - 0 plus router 2's least estimate; the last two hops end at the destination."""
+    router = _router(tiny, QRoutingConfig(hops=2, learning_rate=0.5))
+    _learn_hops(router, compiled, [(0, 0.0, 1.0)])
+    assert router.q[0, DEST, 0] == 0.0  # its return is not complete yet
+    _learn_hops(router, compiled, [(0, 0.0, 1.0), (2, 1.5, 2.5)])
+    assert router.q[0, DEST, 0] == pytest.approx(0.5 * (2.5 + 4.0))
+    assert router.q[0, DEST, 2] == 3.0
+    router = _router(tiny, QRoutingConfig(hops=2, learning_rate=0.5))
+    _learn_hops(router, compiled, [(0, 0.0, 1.0), (2, 1.5, 2.5), (5, 2.5, 3.5)])
+    assert router.q[0, DEST, 2] == pytest.approx(3 + 0.5 * (3.5 - 1.5 - 3))
+    assert router.q[0, DEST, 5] == pytest.approx(4 + 0.5 * (3.5 - 2.5 - 4))
+
+
+def test_on_policy_sample_target_uses_the_action_the_next_router_takes(tiny, compiled):
+    """SARSA: router 1's hop is learned when router 2 forwards the packet, from the value of what
+    router 2 did (back to 1, estimate 7), not of its best action (4)."""
+    router = _router(tiny, "on_egreedy")
+    _learn_hops(router, compiled, [(2, 10.0, 12.5)])
+    assert router.q[0, DEST, 2] == 3.0  # waits for router 2's action
+    _learn_hops(router, compiled, [(2, 10.0, 12.5), (4, 12.5, 13.5)])
+    assert router.q[0, DEST, 2] == pytest.approx(3 + 0.9 * (2.5 + 7 - 3))
+    assert router.q[0, DEST, 4] == 7.0
+
+
+def _choices(network, config, q_router_1, count, compiled, seed=3):
+    """``count`` slots router 1 picks toward 3 with estimates ``q_router_1`` (slots 1, 2, 3)."""
+    router = QRouter(network, config, np.random.default_rng(seed))
+    router.q[:, DEST, 1:4] = q_router_1
+    c = router.config
+    scratch = np.empty(3)
+    if compiled:
+        improvement = IMPROVEMENTS.index(c.improvement)
+        return np.array([behaviour_slot(network.out_ptr, router.q, 1, DEST, improvement, c.double, c.tie_break == "first",
+                                        c.epsilon, c.temperature, router.rng, scratch) for _ in range(count)])  # fmt: skip
+    return np.array([router.choose(1, 0, DEST) for _ in range(count)])
+
+
+def _frequencies(slots) -> np.ndarray:
+    return np.bincount(slots - 1, minlength=3) / len(slots)
+
+
+def test_behaviour_policies_favour_the_least_estimate(tiny, compiled):
+    """Estimates 6, 5, 2 at router 1 (slots 1, 2, 3): greedy always takes slot 3; epsilon-greedy
+    takes it with 1 - epsilon and each of the two others with epsilon / 2 (the paper's "with
+    probability epsilon, other actions are selected"); softmax weighs exp(-Q / tau)."""
+    estimates = [6.0, 5.0, 2.0]
+    assert (_choices(tiny, "off_greedy", estimates, 200, compiled) == 3).all()
+    np.testing.assert_allclose(_frequencies(_choices(tiny, "off_egreedy", estimates, 20_000, compiled)),
+                               [0.05, 0.05, 0.9], atol=0.01)  # fmt: skip
+    explore = _choices(tiny, QRoutingConfig(improvement="egreedy", epsilon=1.0), estimates, 4_000, compiled)
+    assert (explore != 3).all() and abs(_frequencies(explore)[0] - 0.5) < 0.03
+    for tau in (1.0, 3.0):
+        config = QRoutingConfig(improvement="softmax", temperature=tau)
+        np.testing.assert_allclose(_frequencies(_choices(tiny, config, estimates, 20_000, compiled)),
+                                   _softmax(estimates, tau), atol=0.01)  # fmt: skip
+
+
+def test_greedy_ties_are_broken_uniformly_or_by_the_first(tiny, compiled):
+    ties = _frequencies(_choices(tiny, "off_greedy", [2.0, 2.0, 6.0], 4_000, compiled))
+    assert abs(ties[0] - 0.5) < 0.03 and ties[2] == 0
+    first = _choices(tiny, QRoutingConfig(tie_break="first"), [2.0, 2.0, 6.0], 100, compiled)
+    assert (first == 1).all()
+
+
+def test_double_learning_acts_on_the_mean_of_its_tables(tiny, compiled):
+    router_tables = np.array([[6.0, 1.0, 4.0], [0.0, 9.0, 4.0]])  # means 3, 5, 4: slot 1
+    router = QRouter(tiny, "off_dbl_greedy", np.random.default_rng(0))
+    router.q[0, DEST, 1:4], router.q[1, DEST, 1:4] = router_tables
+    if compiled:
+        slot = behaviour_slot(
+            tiny.out_ptr, router.q, 1, DEST, 0, True, False, 0.1, 1.0, router.rng, np.empty(3)
+        )
+    else:
+        slot = router.choose(1, 0, DEST)
+    assert slot == 1
+
+
+def test_both_paths_draw_the_same_behaviour(tiny):
+    for config in ("off_egreedy", "on_softmax", "off_dbl_egreedy"):
+        estimates = [2.0, 2.0, 2.5]
+        assert np.array_equal(
+            _choices(tiny, config, estimates, 500, True), _choices(tiny, config, estimates, 500, False)
+        )
 
 
 # ---------------------------------------------------------------------- modules and combinations

@@ -19,10 +19,15 @@ CASES = {
     "rlte/TE-v0": [{**SMALL, "episode_length": 5}, {**SMALL, "episode_length": 5, "action_type": "path"}],
     "rlte/TE-MA-v0": [{**SMALL, "episode_length": 5, "neighbours": True}],
     "rlte/LinkWeight-MA-v0": [{"horizons": 5}, {"horizons": 5, "mode": "sequential"}],
+    "rlte/MAROH-MA-v0": [
+        {"horizons": 5},
+        {"horizons": 5, "topology": "maroh/abilene", "flows": "flows60", "normalize": False},
+    ],
     "rlte/PacketRouting-v0": [
         {"load": 2.0, "duration": 60.0},
         {"load": 0.5, "duration": 40.0, "delivery": "handoff"},
     ],
+    "rlte/Cluster-v0": [{"bins": 3}, {"bins": 3, "action_type": "discrete", "observe": "summary"}],
 }
 
 PARAMS = [(env_id, options) for env_id, cases in CASES.items() for options in cases]

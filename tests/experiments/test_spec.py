@@ -101,7 +101,7 @@ def with_ppo(**params) -> dict:
             {"evaluation": {"episode_length": -2}},
             "spec: evaluation.episode_length -2: must be a positive integer or null",
         ),
-        ({"domain": "cluster"}, "spec: domain: unknown domain 'cluster'"),
+        ({"domain": "clustr"}, "spec: domain: unknown domain 'clustr' (did you mean 'cluster'?)"),
         (
             {"paper": {"values": [{"metric": "mlu", "value": "high"}]}},
             "spec: paper.values[0]: value 'high' must be a number",
