@@ -136,3 +136,17 @@ def test_link_weight_options_keep_its_own_default_scenario():
     explicit = make("rlte/LinkWeight-MA-v0", load=0.6)
     assert bare.scenario.config == explicit.scenario.config
     assert len(bare.matrices) == 1
+
+
+@pytest.mark.parametrize("env_id", list(CASES))
+def test_the_library_checkers_pass(env_id):
+    """Gymnasium's env checker or PettingZoo's parallel API test, on each id's first small options."""
+    env = make(env_id, **CASES[env_id][0])
+    if ENVS[env_id].kind == "gym":
+        from gymnasium.utils.env_checker import check_env
+
+        check_env(getattr(env, "unwrapped", env), skip_render_check=True)
+    else:
+        from pettingzoo.test import parallel_api_test
+
+        parallel_api_test(env, num_cycles=30)
