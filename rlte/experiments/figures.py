@@ -39,6 +39,27 @@ def time_metrics(domain: Domain) -> tuple[str, ...]:
     return tuple(domain.time_metrics or domain.table_metrics)
 
 
+#: Beyond ten methods the colours repeat, each time with the next line style.
+LINE_STYLES = ("-", "--", "-.", ":")
+#: A legend of more entries than this goes beside the axes, not over the lines.
+LEGEND_INSIDE = 6
+#: A positive metric whose values span more than this factor over a time figure is drawn on a log axis.
+LOG_SPAN = 50.0
+
+
+def line_style(index: int) -> dict:
+    """Colour and line style of the ``index``-th method of a figure: distinct up to 40 methods."""
+    return {"color": f"C{index % 10}", "ls": LINE_STYLES[(index // 10) % len(LINE_STYLES)]}
+
+
+def place_legend(ax, entries: int, fontsize: int = 8) -> None:
+    """Inside the axes for a few entries, beside them (outside, right) for more."""
+    if entries > LEGEND_INSIDE:
+        ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=fontsize)
+
+
 def legend(run: Run, method: str) -> str:
     """A method's label marked ``(oracle)`` or ``(learned)``, as in the tables."""
     info = run.methods[method]
@@ -65,7 +86,7 @@ def load_figure(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], 
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         scale = run.domain.metric(metric).scale
-        for method in methods:
+        for index, method in enumerate(methods):
             points = []
             for load in loads:
                 summary = summarise(per_seed(rows[rows["load"] == load], method, metric))
@@ -73,11 +94,13 @@ def load_figure(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], 
                     points.append((load, summary.mean * scale, np.nan_to_num(summary.half_width) * scale))
             if points:
                 x, y, err = np.array(points).T
-                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=legend(run, method))
+                ax.errorbar(
+                    x, y, yerr=err, marker="o", capsize=3, label=legend(run, method), **line_style(index)
+                )
         ax.set_xlabel("load level")
         ax.set_ylabel(_axis_label(run, metric))
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    place_legend(axes[0][-1], len(methods))
     fig.suptitle(f"{group.title}: mean over seeds, bars: {percent(CONFIDENCE)} confidence interval")
     return save_figure(fig, folder / f"load-{slug(*group)}.png")
 
@@ -180,16 +203,22 @@ def time_figure(
     fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 3 * len(metrics)), sharex=True, squeeze=False)
     for ax, metric in zip(axes[:, 0], metrics):
         scale = domain.metric(metric).scale
-        for method, what, frame in series:
-            ax.plot(frame[x_column], frame[metric] * scale, lw=1, label=f"{legend(run, method)}, {what}")
-        ax.set_ylabel(_axis_label(run, metric))
+        for index, (method, what, frame) in enumerate(series):
+            ax.plot(frame[x_column], frame[metric] * scale, lw=1, label=f"{legend(run, method)}, {what}",
+                    **line_style(index))  # fmt: skip
+        values = np.concatenate([frame[metric].to_numpy(dtype=float) * scale for _, _, frame in series])
+        values = values[np.isfinite(values)]
+        logarithmic = len(values) > 0 and values.min() > 0 and values.max() / values.min() > LOG_SPAN
+        if logarithmic:
+            ax.set_yscale("log")
+        ax.set_ylabel(_axis_label(run, metric) + (" (log scale)" if logarithmic else ""))
         ax.grid(alpha=0.3)
         if "load" in series[0][2].columns:
             frame = series[0][2]
             changes = np.flatnonzero(np.diff(frame["load"].to_numpy(dtype=float)) != 0) + 1
             for index in changes:
                 ax.axvline(frame[x_column].iloc[index], color="grey", lw=0.8, ls=":")
-    axes[0, 0].legend(fontsize=7, ncol=2)
+    place_legend(axes[0, 0], len(series), fontsize=7)
     axes[-1, 0].set_xlabel("time" if x_column == "time" else "evaluated interval")
     marked = " (dotted: load changes)" if "load" in series[0][2].columns else ""
     fig.suptitle(f"{group.title}, {domain.load_heading(load_value(load)).lower()}: over time{marked}")
