@@ -778,6 +778,34 @@ def convergence_time(windows: WindowSeries, *, smoothing: int = 10, tolerance: f
     return float(windows.start[index + smoothing - 1] + width)
 
 
+def reach_time(
+    windows: WindowSeries, *, smoothing: int = 10, tolerance: float = 0.1, tail: float = 0.25
+) -> float:
+    """When the delivery time first comes down to its final level: the end of the first window,
+    after the peak of the mean delivery time over ``smoothing`` windows, where that mean is at most
+    ``1 + tolerance`` times the mean over the run's last ``tail`` fraction; nan if it never is.
+
+    Unlike `convergence_time` (which must hold until the end, so one late congestion burst moves it
+    there), this is the first passage: the time the learners take to recover from the initial
+    congestion, what a delay-over-time figure shows.
+    """
+    delay, delivered = windows.delay_sum, windows.delivered.astype(np.float64)
+    count = len(delay)
+    if count < smoothing or delivered.sum() == 0:
+        return math.nan
+    tail_from = int(count * (1.0 - tail))
+    final = delay[tail_from:].sum() / max(delivered[tail_from:].sum(), 1.0)
+    kernel = np.ones(smoothing)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smoothed = np.convolve(delay, kernel, "valid") / np.convolve(delivered, kernel, "valid")
+    peak = int(np.nanargmax(smoothed)) if np.isfinite(smoothed).any() else 0
+    reached = np.flatnonzero(smoothed[peak:] <= (1.0 + tolerance) * final)
+    if len(reached) == 0:
+        return math.nan
+    width = windows.start[1] - windows.start[0] if count > 1 else 0.0
+    return float(windows.start[peak + int(reached[0]) + smoothing - 1] + width)
+
+
 def step_means(windows: WindowSeries, schedule: LoadSchedule) -> np.ndarray:
     """Mean delivery time over the windows that start inside each load step (exact when the window
     length divides the step lengths). Shape [S]."""

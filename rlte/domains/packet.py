@@ -139,10 +139,18 @@ class PacketRouting(Domain):
     )
     scalar_metrics = (
         Metric("convergence_time", "convergence time"),
+        Metric("reach_time", "time to reach the final level"),
         Metric("e2e_delay_converged", "delivery time after convergence"),
     )
     primary = "e2e_delay"
-    table_metrics = ("e2e_delay", "throughput", "loss", "convergence_time", "e2e_delay_converged")
+    table_metrics = (
+        "e2e_delay",
+        "throughput",
+        "loss",
+        "convergence_time",
+        "reach_time",
+        "e2e_delay_converged",
+    )
     load_figure_metrics = ("e2e_delay", "loss")
     time_metrics = ("e2e_delay",)
     time_figures = True
@@ -282,6 +290,9 @@ def _evaluation(routing_run, scenario: PacketScenario, runtime_s: float) -> Eval
     if len(routing_run.step_rate) == 1:
         converged = float(routing_run.convergence_time)
         scalars["convergence_time"] = converged
+        from rlte.agents.qrouting import reach_time
+
+        scalars["reach_time"] = reach_time(windows)
         after = start >= converged if math.isfinite(converged) else np.zeros_like(kept)
         count = windows.delivered[after].sum()
         scalars["e2e_delay_converged"] = float(windows.delay_sum[after].sum() / count) if count else math.nan

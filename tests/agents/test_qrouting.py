@@ -19,6 +19,7 @@ from rlte.agents.qrouting import (
     combination,
     convergence_time,
     learn_after_send,
+    reach_time,
     run_experiment,
 )
 from rlte.errors import RlteError
@@ -397,6 +398,22 @@ def test_convergence_time_on_a_known_curve():
     # which ends at 3,900
     assert convergence_time(windows) == 3900.0
     assert math.isnan(convergence_time(windows._replace(delay_sum=5 * np.r_[delay[:-1], 50.0])))
+
+
+def test_reach_time_is_the_first_passage_after_the_peak():
+    """Low at the empty start (5), a congestion peak (40), down to 10 by window 50, then one late
+    burst: the strict criterion moves to after the burst, the first passage does not."""
+    delay = np.r_[np.full(5, 5.0), np.full(20, 40.0), np.linspace(40.0, 10.0, 25), np.full(50, 10.0)]
+    delay[60:63] = 30.0  # the late burst
+    windows = WindowSeries(100.0 * np.arange(100), *(np.zeros(100, int),) * 3, np.full(100, 5),
+                           5 * delay, np.zeros(100))  # fmt: skip
+    smoothed = np.convolve(delay, np.ones(10), "valid") / 10
+    final = delay[75:].mean()  # 10
+    peak = int(np.argmax(smoothed))
+    first = peak + int(np.flatnonzero(smoothed[peak:] <= 1.1 * final)[0])
+    assert reach_time(windows) == 100.0 * (first + 10)
+    assert reach_time(windows) < 6000 < convergence_time(windows)
+    assert math.isnan(reach_time(windows._replace(delivered=np.zeros(100, int))))  # nothing delivered
 
 
 def test_fixed_load_run_reports_a_convergence_time(grid3):
