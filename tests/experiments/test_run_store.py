@@ -361,6 +361,14 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT handled by default and no signal blocked, as a command started
+    from a shell gets them. Ignored and blocked signals survive exec, and the test process may have
+    inherited or set either (an earlier test in the same worker, a runner started in the background)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def _start_blocking_run(
     tmp_path: Path, *, watchdog_only: bool
 ) -> tuple[subprocess.Popen, Path, dict[int, str]]:
@@ -383,8 +391,9 @@ def _start_blocking_run(
                "--run-id", "x", "--workers", "2", "--no-progress"]  # fmt: skip
     stderr = open(tmp_path / "stderr.txt", "w")  # the child keeps its own copy of the descriptor
     process = subprocess.Popen(
-        command, env={**os.environ, STARTED_ENV: str(started)}, stdout=subprocess.DEVNULL, stderr=stderr
-    )
+        command, env={**os.environ, STARTED_ENV: str(started)}, stdout=subprocess.DEVNULL, stderr=stderr,
+        preexec_fn=_as_from_a_terminal,
+    )  # fmt: skip
     stderr.close()
     deadline = time.monotonic() + DEADLINE_S
     while len(list(started.iterdir())) < 2:
