@@ -748,6 +748,24 @@ class RoutingRun(NamedTuple):
     runtime_s: float
 
 
+def _smoothed_delay(
+    windows: WindowSeries, smoothing: int, tail: float
+) -> tuple[np.ndarray, float, float] | None:
+    """The mean delivery time over each run of ``smoothing`` windows, the mean over the run's last
+    ``tail`` fraction and the window width; None with fewer windows or nothing delivered."""
+    delay, delivered = windows.delay_sum, windows.delivered.astype(np.float64)
+    count = len(delay)
+    if count < smoothing or delivered.sum() == 0:
+        return None
+    tail_from = int(count * (1.0 - tail))
+    final = delay[tail_from:].sum() / max(delivered[tail_from:].sum(), 1.0)
+    kernel = np.ones(smoothing)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smoothed = np.convolve(delay, kernel, "valid") / np.convolve(delivered, kernel, "valid")
+    width = windows.start[1] - windows.start[0] if count > 1 else 0.0
+    return smoothed, float(final), float(width)
+
+
 def convergence_time(windows: WindowSeries, *, smoothing: int = 10, tolerance: float = 0.1,
                      tail: float = 0.25) -> float:  # fmt: skip
     """When the delivery time settles: the end of the first window from which on the mean delivery
@@ -756,17 +774,10 @@ def convergence_time(windows: WindowSeries, *, smoothing: int = 10, tolerance: f
 
     With seed 004's windows of 100 time units, ``smoothing=10`` judges 1,000-unit averages.
     """
-    delay, delivered = windows.delay_sum, windows.delivered.astype(np.float64)
-    count = len(delay)
-    if count < smoothing or delivered.sum() == 0:
+    found = _smoothed_delay(windows, smoothing, tail)
+    if found is None:
         return math.nan
-    tail_from = int(count * (1.0 - tail))
-    final = delay[tail_from:].sum() / max(delivered[tail_from:].sum(), 1.0)
-    kernel = np.ones(smoothing)
-    delays = np.convolve(delay, kernel, "valid")
-    counts = np.convolve(delivered, kernel, "valid")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        smoothed = delays / counts
+    smoothed, final, width = found
     outside = ~(np.abs(smoothed - final) <= tolerance * final)
     if not outside.any():
         index = 0
@@ -774,7 +785,6 @@ def convergence_time(windows: WindowSeries, *, smoothing: int = 10, tolerance: f
         return math.nan
     else:
         index = int(np.flatnonzero(outside)[-1]) + 1
-    width = windows.start[1] - windows.start[0] if count > 1 else 0.0
     return float(windows.start[index + smoothing - 1] + width)
 
 
@@ -789,20 +799,14 @@ def reach_time(
     there), this is the first passage: the time the learners take to recover from the initial
     congestion, what a delay-over-time figure shows.
     """
-    delay, delivered = windows.delay_sum, windows.delivered.astype(np.float64)
-    count = len(delay)
-    if count < smoothing or delivered.sum() == 0:
+    found = _smoothed_delay(windows, smoothing, tail)
+    if found is None:
         return math.nan
-    tail_from = int(count * (1.0 - tail))
-    final = delay[tail_from:].sum() / max(delivered[tail_from:].sum(), 1.0)
-    kernel = np.ones(smoothing)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        smoothed = np.convolve(delay, kernel, "valid") / np.convolve(delivered, kernel, "valid")
+    smoothed, final, width = found
     peak = int(np.nanargmax(smoothed)) if np.isfinite(smoothed).any() else 0
     reached = np.flatnonzero(smoothed[peak:] <= (1.0 + tolerance) * final)
     if len(reached) == 0:
         return math.nan
-    width = windows.start[1] - windows.start[0] if count > 1 else 0.0
     return float(windows.start[peak + int(reached[0]) + smoothing - 1] + width)
 
 
