@@ -115,6 +115,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for cell_id, error in summary.errors.items():
             print(f"  failed: {cell_id}: {error}", file=sys.stderr)
         print(f"  wrote {write_report(summary.run_dir)}", flush=True)
+    print(f"{args.paper}: {len(specs)} specs in {(time.perf_counter() - began) / 60:.1f} minutes"
+          + (f", {failed} cell(s) failed" if failed else ""), flush=True)  # fmt: skip
     publish_dir = args.publish or (None if args.quick else str(folder.parent / "docs" / "results"))
     if publish_dir and not args.no_publish:
         if failed:

@@ -198,6 +198,9 @@ class Domain:
     env_ids: tuple[str, ...] = ()
     #: Environment options the protocol sets itself (a spec may not).
     reserved_env_keys: tuple[str, ...] = ()
+    #: Scenario options that change only how a learned method trains (a method that does not learn
+    #: runs the same cell under them; a spec's sweep draws it once).
+    training_options: tuple[str, ...] = ()
     #: What the grid's axes mean in this domain (spec key -> description).
     axes: Mapping[str, str] = {}
     #: A line for the report's header (units without a name, conventions).

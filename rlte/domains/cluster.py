@@ -196,6 +196,7 @@ class ClusterBalancing(Domain):
     env_ids = ("rlte/Cluster-v0",)
     reserved_env_keys = ("cluster", "workload", "load", "part", "failures", "action_type", "max_ratio", "observe",
                          *_SHARED)  # fmt: skip
+    training_options = ("train_nodes", "train_mix")
     axes = {
         "topologies": "clusters: heterogeneous:N, homogeneous:N, speeds:V1,V2,..., nodes:V/C/M/I,..., park",
         "traffic": "workloads: cpu_bound, memory_bound, io_heavy, mixed, park, google2019:START:BINS, alibaba2018:START:BINS",

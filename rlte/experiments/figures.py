@@ -25,6 +25,9 @@ from rlte.plotting import pyplot, save_figure
 CURVES = (
     ("episode_reward_mean", "mean episode reward", "learning", "learning curves"),
     ("delta", "KL bound delta", "trust-region", "the trust region's KL bound during training"),
+    ("critic_loss", "critic loss", "critic-loss", "the critics' training loss"),
+    ("loss", "Q-network loss", "q-loss", "the Q-network's training loss"),
+    ("td_error", "mean absolute TD error", "td-error", "the Q-table's TD error during training"),
 )
 
 
@@ -105,6 +108,57 @@ def load_figure(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], 
     return save_figure(fig, folder / f"load-{slug(*group)}.png")
 
 
+def sweep_figure(run: Run, topology: str, traffic: str, load: float, folder: Path,
+                 paper: dict[tuple[str, str, str], float]) -> Path | None:  # fmt: skip
+    """Each of `load_figure_metrics` against the spec's ``sweep`` option at one load level: mean over
+    seeds with its interval as error bars, one line per `Run.sweep_series` entry, the paper's values
+    (``paper[(method, scenario, metric)]``) as crosses. Categorical values (a task mix) are spaced
+    evenly in order of appearance. None without a sweep."""
+    series = run.sweep_series()
+    results = run.results
+    rows = results[
+        (results["topology"] == topology) & (results["traffic"] == traffic) & (results["load"] == load)
+    ]
+    if not series or not len(rows):
+        return None
+    values = list(dict.fromkeys(x for line in series for x, _ in line.points))
+    numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in values)
+    position = {x: (float(x) if numeric else float(i)) for i, x in enumerate(values)}
+    metrics = load_figure_metrics(run.domain)
+    sweep = str(run.spec["sweep"])
+    marked = False
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.3), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        scale = run.domain.metric(metric).scale
+        for index, line in enumerate(series):
+            points = []
+            for x, scenario in line.points:
+                summary = summarise(per_seed(rows[rows["scenario"] == scenario], line.method, metric))
+                if summary.n:
+                    points.append(
+                        (position[x], summary.mean * scale, np.nan_to_num(summary.half_width) * scale)
+                    )
+                published = paper.get((line.method, scenario, metric))
+                if published is not None:
+                    ax.plot(position[x], published * scale, "kx", ms=8, mew=2)
+                    marked = True
+            if points:
+                x, y, err = np.array(points).T
+                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=line.label, **line_style(index))
+        if not numeric:
+            ax.set_xticks([position[x] for x in values], [str(x) for x in values])
+        ax.set_xlabel(sweep.replace("_", " "))
+        ax.set_ylabel(_axis_label(run, metric))
+        ax.grid(alpha=0.3)
+    place_legend(axes[0][-1], len(series))
+    heading = run.domain.load_heading(load_value(load)).lower()
+    crosses = "; crosses: the paper's values" if marked else ""
+    fig.suptitle(f"{topology} · {traffic}, {heading}: against {sweep.replace('_', ' ')}\n"
+                 f"mean over seeds, bars: {percent(CONFIDENCE)} confidence interval{crosses}")  # fmt: skip
+    return save_figure(fig, folder / f"sweep-{slug(topology, traffic, sweep, load_slug(load))}.png")
+
+
 def mean_curve(
     curves: list[pd.DataFrame], column: str = "episode_reward_mean"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -154,14 +208,21 @@ def learning_figure(
     fig, axes = plt.subplots(1, len(panels), figsize=(max(6.5, 5 * len(panels)), 4.3), squeeze=False)
     fig.subplots_adjust(top=0.8)
     for ax, (load, lines) in zip(axes[0], panels):
+        drawn = []
         for method, curves in lines:
             grid, mean, half = mean_curve(curves, column)
             (line,) = ax.plot(grid, mean, label=f"{method} ({len(curves)} seeds)")
             if len(curves) > 1:
                 ax.fill_between(grid, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+            drawn.append(mean)
+        values = np.concatenate(drawn)
+        values = values[np.isfinite(values)]
+        logarithmic = len(values) > 0 and values.min() > 0 and values.max() / values.min() > LOG_SPAN
+        if logarithmic:  # a loss falling by orders of magnitude
+            ax.set_yscale("log")
         ax.set_title(run.domain.load_heading(load_value(load)))
         ax.set_xlabel("timesteps")
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel(ylabel + (" (log scale)" if logarithmic else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"{group.title}: {title}\nmean over seeds, band: {percent(CONFIDENCE)} confidence interval")

@@ -31,6 +31,7 @@ from rlte.experiments.figures import (
     legend,
     load_figure,
     load_figure_metrics,
+    sweep_figure,
     time_figure,
     time_metrics,
 )
@@ -240,6 +241,56 @@ def _by_load_table(run: Run, group: Group, rows: pd.DataFrame, methods: list[str
             cells.append(text)
         if any(cell != "—" for cell in cells):
             lines.append(f"| {table_cell(legend(run, method))} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _sweep_paper(run: Run, load: float) -> dict[tuple[str, str, str], float]:
+    """The paper's values at one load level for the sweep's points: (method, scenario, metric) -> value."""
+    found = {}
+    for line in run.sweep_series():
+        for _, scenario in line.points:
+            for value in _paper_values(run):
+                if _paper_matches(value, run, line.method, load, scenario):
+                    found.setdefault((line.method, scenario, str(value["metric"])), float(value["value"]))
+    return found
+
+
+def _sweep_table(run: Run, rows: pd.DataFrame, load: float, seeds: int) -> list[str]:
+    """The primary metric of every sweep line (`Run.sweep_series`) at each value of the swept option
+    (columns, each cell from the scenario that sets it), the paper's value in brackets where it
+    gives one; empty without a sweep."""
+    series = run.sweep_series()
+    if not series:
+        return []
+    domain = run.domain
+    metric = domain.metric(domain.primary)
+    sweep = str(run.spec["sweep"])
+    values = list(dict.fromkeys(x for line in series for x, _ in line.points))
+    paper = _sweep_paper(run, load)
+    lines = [
+        f"{capitalised(metric.label)} against {sweep.replace('_', ' ')} (mean over seeds ± 95 % half-width; the "
+        "paper's value in brackets where it gives one; a line per method and setting of the other options that "
+        "differ between scenarios):",
+        "",
+        "| " + " | ".join(["method", *(table_cell(str(x)) for x in values)]) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(values)) + "|",
+    ]
+    for line in series:
+        at = dict(line.points)
+        cells = []
+        for x in values:
+            if x not in at:
+                cells.append("—")
+                continue
+            summary = summarise(per_seed(rows[rows["scenario"] == at[x]], line.method, domain.primary))
+            text = format_summary(summary, metric, seeds=seeds)
+            published = paper.get((line.method, at[x], domain.primary))
+            if published is not None:
+                text += f" ({paper_number(metric, published)})"
+            cells.append(text)
+        if any(cell != "—" for cell in cells):
+            label = line.label.replace(line.method, legend(run, line.method), 1)
+            lines.append(f"| {table_cell(label)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -476,6 +527,22 @@ def write_report(run_dir: str | Path) -> Path:
     lines = _header(run)
     figure_lines: list[str] = []
     lines += ["## Results", ""]
+    if run.sweep_series():
+        sweep = str(run.spec["sweep"]).replace("_", " ")
+        made = []
+        for topology, traffic in dict.fromkeys((group.topology, group.traffic) for group in groups):
+            at = run.results[(run.results["topology"] == topology) & (run.results["traffic"] == traffic)]
+            for load in sorted(at["load"].unique()):
+                heading = domain.load_heading(load_value(load))
+                lines += [f"### Against {sweep}: {topology} · {traffic}, {heading.lower()}", ""]
+                lines += _sweep_table(run, at[at["load"] == load], load, seeds) + [""]
+                path = sweep_figure(run, topology, traffic, load, figures, _sweep_paper(run, load))
+                if path is not None:
+                    made.append((f"{capitalised(load_labels)} against {sweep}, {topology} · {traffic}, "
+                                 f"{heading.lower()}", path))  # fmt: skip
+        if made:
+            figure_lines += [f"### Against {sweep}", ""]
+            figure_lines += [f"![{caption}](figures/{path.name})\n" for caption, path in made]
     for group in groups:
         rows = run.group_rows(group)
         present = [m for m in methods if (rows["method"] == m).any()]

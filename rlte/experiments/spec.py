@@ -16,6 +16,7 @@ A spec::
       - {name: bursts, options: {bursts: [0.002, 5.0, 3]}}
     seeds: [0, 1, 2, 3, 4]                 # traffic noise and agent seeds
     scenario: {train_fraction: 0.7142857, noise: 0.05}   # common ScenarioConfig fields
+    sweep: noise                            # optional: the scenario option the scenarios vary
     training: {timesteps: 20000, checkpoint_every: 2000}
     evaluation: {part: test}
     paper:                                  # optional: published numbers shown beside rlte's
@@ -26,7 +27,8 @@ A spec::
 Every key is checked (a typo names the key and the closest valid one) and every value against
 its options class (`rlte.options`): the domain's scenario options for ``scenario:`` and
 ``scenarios:``, the options of the domain's environments for ``env:``, each method's config for
-its ``params``. Every method must be one of the domain's baselines or a learned method registered
+its ``params``. ``sweep`` names a scenario option that every scenario sets (its x axis): the
+report then adds a table and a figure of the metrics against it. Every method must be one of the domain's baselines or a learned method registered
 for it (`rlte.domains`), and every data file the cells need must be in the data directory. A
 spec that fails any check is refused before anything runs.
 """
@@ -45,7 +47,7 @@ from rlte.errors import RlteError
 
 TOP_KEYS = {
     "name", "description", "domain", "methods", "topologies", "traffic", "loads", "scenarios", "seeds",
-    "scenario", "training", "evaluation", "paper", "quick", "env",
+    "scenario", "training", "evaluation", "paper", "quick", "env", "sweep",
 }  # fmt: skip
 TRAINING_KEYS = {"timesteps", "checkpoint_every"}
 EVALUATION_KEYS = {"part", "episode_length"}
@@ -136,6 +138,7 @@ class Spec:
     paper: dict | None
     raw: dict = field(repr=False)
     source: str = ""
+    sweep: str | None = None
 
     def cells(self) -> list[Cell]:
         """Every cell of the grid, in a fixed order."""
@@ -165,6 +168,7 @@ class Spec:
             "evaluation": self.evaluation,
             "env": self.env,
             "paper": self.paper,
+            **({"sweep": self.sweep} if self.sweep is not None else {}),
         }
 
 
@@ -308,6 +312,18 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
         options = _options(where, entry.get("options") or {}, scenario_class, scenario_fields)
         domain.check_scenario({**common, **options}, where)
         scenarios[label] = options
+    sweep = raw.get("sweep")
+    if sweep is not None:
+        if not isinstance(sweep, str) or sweep not in scenario_fields:
+            raise RlteError(
+                f"{source}: sweep {sweep!r}: not a scenario option{_closest(str(sweep), scenario_fields)}; "
+                f"options: {', '.join(sorted(scenario_fields))}"
+            )
+        unset = next(
+            (label for label, options in scenarios.items() if sweep not in {**common, **options}), None
+        )
+        if unset is not None:
+            raise RlteError(f"{source}: sweep {sweep!r}: scenario {unset!r} does not set it")
     training = {
         "timesteps": 10_000,
         "checkpoint_every": 2_000,
@@ -370,7 +386,7 @@ def parse_spec(raw: dict, source: str = "spec", *, quick: bool = False, data_dir
     spec = Spec(
         name=name, description=str(raw.get("description", "")), domain=domain.name, methods=methods,
         topologies=topologies, traffic=traffic, loads=loads, scenarios=scenarios, seeds=seeds, scenario=common,
-        training=training, evaluation=evaluation, env=env, paper=paper, raw=raw, source=source,
+        training=training, evaluation=evaluation, env=env, paper=paper, raw=raw, source=source, sweep=sweep,
     )  # fmt: skip
     try:
         domain.check_axes(spec, data_dir)

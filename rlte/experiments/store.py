@@ -52,6 +52,15 @@ class Group(NamedTuple):
         return f"{self.topology} · {self.traffic} · {self.scenario}"
 
 
+class SweepSeries(NamedTuple):
+    """One line of a sweep (`Run.sweep_series`): a method under one setting of the other options."""
+
+    method: str
+    label: str
+    #: (the swept option's value, the scenario measuring it), in spec order
+    points: list[tuple[object, str]]
+
+
 @dataclass
 class Run:
     """A run folder as read back: the spec, its domain, the results and what each cell left on disk."""
@@ -106,6 +115,44 @@ class Run:
             & (results["scenario"] == group.scenario)
         )
         return results[mask]
+
+    def sweep_series(self) -> list[SweepSeries]:
+        """The spec's ``sweep`` as lines: for each method, one line per combination of the other
+        scenario options that differ between scenarios (options of training only, the domain's
+        ``training_options``, are left out of a method that does not learn: its cells under them
+        are the same runs again). Each line's points are ``(x, scenario)`` in spec order, one per
+        x. Empty without a sweep or with fewer than two of its values."""
+        sweep = self.spec.get("sweep")
+        entries = [s for s in self.spec.get("scenarios") or [] if isinstance(s, dict)]
+        common = self.spec.get("scenario") or {}
+        merged = {str(s.get("name")): {**common, **(s.get("options") or {})} for s in entries}
+        if not isinstance(sweep, str) or not merged or any(sweep not in o for o in merged.values()):
+            return []
+        if len({json.dumps(o[sweep], sort_keys=True, default=str) for o in merged.values()}) < 2:
+            return []
+        keys = sorted({key for options in merged.values() for key in options} - {sweep})
+        varying = [
+            key for key in keys
+            if len({json.dumps(o.get(key), sort_keys=True, default=str) for o in merged.values()}) > 1
+        ]  # fmt: skip
+        present = set(self.results["scenario"].unique())
+        series: list[SweepSeries] = []
+        for method in self.method_order():
+            ignored = set() if self.methods[method]["learned"] else set(self.domain.training_options)
+            lines: dict[tuple, list[tuple[object, str]]] = {}
+            for name, options in merged.items():
+                if name not in present or not (self.results["method"] == method).any():
+                    continue
+                key = tuple(
+                    (k, options.get(k)) for k in varying if k not in ignored and options.get(k) is not None
+                )
+                points = lines.setdefault(key, [])
+                if all(x != options[sweep] for x, _ in points):
+                    points.append((options[sweep], name))
+            for key, points in lines.items():
+                label = method + "".join(f", {k} {v}" for k, v in key)
+                series.append(SweepSeries(method, label, points))
+        return series
 
     def cell_frames(self, group: Group, rows: pd.DataFrame, method: str, load: float, name: str, columns):
         """``(seed, frame)`` for each seed (ascending) of ``method`` at ``load`` in ``rows`` whose cell
@@ -179,6 +226,8 @@ def _read_spec(path: Path) -> dict:
     for key in _SPEC_MAPPINGS:
         if spec.get(key) is not None and not isinstance(spec[key], dict):
             raise RlteError(f"{spec_path}: {key} must be a mapping, not {spec[key]!r}")
+    if spec.get("sweep") is not None and not isinstance(spec["sweep"], str):
+        raise RlteError(f"{spec_path}: sweep must be a scenario option's name, not {spec['sweep']!r}")
     paper = spec.get("paper") or {}
     if paper.get("values") is not None and not (
         isinstance(paper["values"], list) and all(isinstance(value, dict) for value in paper["values"])

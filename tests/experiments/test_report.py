@@ -5,6 +5,7 @@ reference, the figures, and the errors for a malformed run folder."""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from pathlib import Path
@@ -65,11 +66,14 @@ def make_run(
     paper: dict | None = None,
     metrics=metrics_of,
     domain: str | None = None,
+    scenarios: dict[str, dict] | None = None,
+    sweep: str | None = None,
 ) -> Path:
     """A fake run folder: spec.yaml, results.csv and cells/ with series and learning logs.
 
-    ``metrics(label, load, seed)`` gives a cell's metrics; ``domain`` is the spec's ``domain`` (none:
-    a run written before domains existed)."""
+    ``metrics(label, load, seed)`` gives a cell's metrics (``metrics(label, load, seed, scenario)``
+    with ``scenarios``, name -> options, in place of the one ``scenario``); ``domain`` is the spec's
+    ``domain`` (none: a run written before domains existed); ``sweep`` the spec's."""
     run = root / "run"
     run.mkdir()
     spec = {
@@ -79,7 +83,9 @@ def make_run(
         "topologies": ["toy"],
         "traffic": ["gravity"],
         "loads": list(loads),
-        "scenarios": [{"name": scenario, "options": {}}],
+        "scenarios": [
+            {"name": name, "options": options} for name, options in (scenarios or {scenario: {}}).items()
+        ],
         "seeds": list(seeds),
         "scenario": {},
         "training": {"timesteps": 100, "checkpoint_every": 50},
@@ -89,42 +95,47 @@ def make_run(
     }
     if domain is not None:
         spec["domain"] = domain
+    if sweep is not None:
+        spec["sweep"] = sweep
     (run / "spec.yaml").write_text(yaml.safe_dump(spec))
     rows = []
     for label, (_, oracle, learned) in methods.items():
-        for load in loads:
-            for seed in seeds:
-                cell = {"method": label, "topology": "toy", "traffic": "gravity", "load": load,
-                        "scenario": scenario, "seed": seed}  # fmt: skip
-                values = metrics(label, load, seed)
-                if learned:
-                    values["train_s"] = 3.0
-                cell_rows = [
-                    {**cell, "metric": metric, "value": value, "runtime_s": 1.0}
-                    for metric, value in values.items()
-                ]
-                rows += cell_rows
-                cell_dir = run / "cells" / f"{label}-{load}-s{seed}"
-                cell_dir.mkdir(parents=True)
-                (cell_dir / "result.json").write_text(
-                    json.dumps({"cell": cell, "rows": cell_rows, "oracle": oracle, "learned": learned})
+        for load, name, seed in itertools.product(loads, scenarios or [scenario], seeds):
+            cell = {"method": label, "topology": "toy", "traffic": "gravity", "load": load,
+                    "scenario": name, "seed": seed}  # fmt: skip
+            values = metrics(label, load, seed, name) if scenarios else metrics(label, load, seed)
+            if learned:
+                values["train_s"] = 3.0
+            cell_rows = [
+                {**cell, "metric": metric, "value": value, "runtime_s": 1.0}
+                for metric, value in values.items()
+            ]
+            rows += cell_rows
+            cell_dir = (
+                run
+                / "cells"
+                / (f"{label}-{load}-s{seed}" if scenarios is None else f"{label}-{load}-{name}-s{seed}")
+            )
+            cell_dir.mkdir(parents=True)
+            (cell_dir / "result.json").write_text(
+                json.dumps({"cell": cell, "rows": cell_rows, "oracle": oracle, "learned": learned})
+            )
+            intervals = np.arange(6)
+            with open(cell_dir / "series.csv", "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(
+                    ["interval", "mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput"]
                 )
-                intervals = np.arange(6)
-                with open(cell_dir / "series.csv", "w", newline="") as handle:
-                    writer = csv.writer(handle)
+                for i in intervals:
                     writer.writerow(
-                        ["interval", "mlu", "mean_util", "phi", "mean_delay_ms", "loss_rate", "throughput"]
+                        [i, values["mlu"] + 0.01 * i, 0.3, 0.01, 12.0, 0.001 * i, values["throughput"]]
                     )
-                    for i in intervals:
-                        writer.writerow(
-                            [i, values["mlu"] + 0.01 * i, 0.3, 0.01, 12.0, 0.001 * i, values["throughput"]]
-                        )
-                if learned:
-                    with open(cell_dir / "learning.csv", "w", newline="") as handle:
-                        writer = csv.writer(handle)
-                        writer.writerow(["timesteps", "episode_reward_mean"])
-                        for step in (50, 100):
-                            writer.writerow([step, -1.0 + step / 100 + 0.1 * seed])
+            if learned:
+                with open(cell_dir / "learning.csv", "w", newline="") as handle:
+                    writer = csv.writer(handle)
+                    writer.writerow(["timesteps", "episode_reward_mean"])
+                    for step in (50, 100):
+                        writer.writerow([step, -1.0 + step / 100 + 0.1 * seed])
     with open(run / "results.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(RESULT_COLUMNS))
         writer.writeheader()
@@ -508,3 +519,56 @@ def test_flags_without_result_json_come_from_the_domain_and_the_rows(tmp_path):
     assert methods["lp_opt"] == {"name": "lp_opt", "oracle": True, "learned": False}
     assert methods["trpo"] == {"name": "sb3_trpo", "oracle": False, "learned": True}
     assert methods["ecmp"] == {"name": "ecmp", "oracle": False, "learned": False}
+
+
+class SweepToy(Domain):
+    """A domain with a training-only scenario option, for the sweep table and figure."""
+
+    name = "toy_sweep"
+    metrics = (Metric("mlu", "MLU", "%", 100.0), Metric("throughput", "throughput", "Mbit/s", 1e-6))
+    primary = "mlu"
+    table_metrics = ("mlu",)
+    training_options = ("train_size",)
+
+
+#: The sweep's scenarios: the swept ``size``, and one that trains at another size.
+SWEEP_SCENARIOS = {"s10": {"size": 10}, "s20": {"size": 20}, "s20_from10": {"size": 20, "train_size": 10}}
+
+
+def sweep_metrics(label: str, load: float, seed: int, scenario: str) -> dict[str, float]:
+    size = SWEEP_SCENARIOS[scenario]["size"]
+    mlu = 0.01 * size + (0.1 if scenario.endswith("from10") and label == "trpo" else 0.0) + 0.01 * seed
+    return {**metrics_of("ecmp", load, seed), "mlu": mlu}
+
+
+def test_a_sweep_gets_a_table_and_a_figure_against_its_option(tmp_path, monkeypatch):
+    """sweep: size. trpo (learned) draws two lines, at its own size and trained at 10; ecmp (not
+    learning) one, its s20_from10 cells being s20's again; the paper's value sits in brackets."""
+    registered = store.get_domain
+    monkeypatch.setattr(store, "get_domain", lambda name, where="domain": SweepToy() if name == "toy_sweep"
+                        else registered(name, where))  # fmt: skip
+    methods = {"ecmp": ("ecmp", False, False), "trpo": ("sb3_trpo", False, True)}
+    paper = {"source": "toy", "values": [{"method": "trpo", "scenario": "s20", "load": 0.7, "metric": "mlu",
+                                          "value": 0.25}]}  # fmt: skip
+    run = make_run(tmp_path, methods=methods, loads=(0.7,), metrics=sweep_metrics, domain="toy_sweep",
+                   scenarios=SWEEP_SCENARIOS, sweep="size", paper=paper)  # fmt: skip
+    text = write_report(run).read_text()
+    section = text.split("### Against size: toy · gravity, load 0.7\n", 1)[1].split("###", 1)[0]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")[1:]]
+            for line in section.splitlines() if line.startswith("| ") and not line.startswith("| method")}  # fmt: skip
+    assert "| method | 10 | 20 |" in section
+    mlu = {s: [sweep_metrics("trpo", 0.7, seed, s)["mlu"] for seed in SEEDS] for s in SWEEP_SCENARIOS}
+    ecmp = {s: [sweep_metrics("ecmp", 0.7, seed, s)["mlu"] for seed in SEEDS] for s in SWEEP_SCENARIOS}
+    assert rows == {
+        "ecmp": [hand_ci(ecmp["s10"]), hand_ci(ecmp["s20"])],
+        "trpo (learned)": [hand_ci(mlu["s10"]), hand_ci(mlu["s20"]) + " (25.0 %)"],
+        "trpo (learned), train_size 10": ["—", hand_ci(mlu["s20_from10"])],
+    }
+    figure = run / "figures" / "sweep-toy-gravity-size-load0.7.png"
+    assert figure.read_bytes().startswith(PNG_MAGIC)
+    assert "(figures/sweep-toy-gravity-size-load0.7.png)" in text
+
+
+def test_no_sweep_no_sweep_section(report):
+    _, text = report
+    assert "(figures/sweep-" not in text and "a line per method and setting" not in text

@@ -102,6 +102,11 @@ def with_ppo(**params) -> dict:
             "spec: evaluation.episode_length -2: must be a positive integer or null",
         ),
         ({"domain": "clustr"}, "spec: domain: unknown domain 'clustr' (did you mean 'cluster'?)"),
+        ({"sweep": "noize"}, "spec: sweep 'noize': not a scenario option (did you mean 'noise'?); options: "),
+        (
+            {"sweep": "noise", "scenarios": [{"name": "a", "options": {"noise": 0.1}}, {"name": "b"}]},
+            "spec: sweep 'noise': scenario 'b' does not set it",
+        ),
         (
             {"paper": {"values": [{"metric": "mlu", "value": "high"}]}},
             "spec: paper.values[0]: value 'high' must be a number",
