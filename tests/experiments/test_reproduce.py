@@ -34,12 +34,15 @@ def test_every_shipped_spec_validates(path, data_dir):
         assert spec.name == path.stem
 
 
-def test_seed000_paper_values_use_spec_methods():
-    for name in REPRODUCTIONS["seed000"]:
-        raw = yaml.safe_load((ROOT / "experiments" / f"{name}.yaml").read_text())
-        methods = {m if isinstance(m, str) else m["name"] for m in raw["methods"]}
-        for value in (raw.get("paper") or {}).get("values", []):
-            assert value["method"] in methods
+@pytest.mark.parametrize("name", [name for names in REPRODUCTIONS.values() for name in names])
+def test_paper_values_name_methods_and_scenarios_of_their_spec(name):
+    """A published value whose method label or scenario the spec lacks would never meet an rlte number."""
+    raw = yaml.safe_load((ROOT / "experiments" / f"{name}.yaml").read_text())
+    methods = {m if isinstance(m, str) else m.get("label", m["name"]) for m in raw["methods"]}
+    scenarios = {s["name"] for s in raw.get("scenarios") or [{"name": "plain"}]}
+    for value in (raw.get("paper") or {}).get("values", []):
+        assert value["method"] in methods, value
+        assert "scenario" not in value or value["scenario"] in scenarios, value
 
 
 @pytest.mark.slow
