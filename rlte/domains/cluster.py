@@ -166,8 +166,8 @@ class ClusterBalancing(Domain):
     description = "compute-cluster load balancing: dispatch and task migration, latency, the pooled system"
     metrics = (
         Metric("latency_ms", "mean latency", "ms"),
-        Metric("cpu_utilisation", "CPU utilisation", "%", 100.0, lower_is_better=False),
-        Metric("success_rate", "task success rate", "%", 100.0, lower_is_better=False),
+        Metric("cpu_utilisation", "CPU utilisation", "%", 100.0, lower_is_better=False, agreement=0.02),
+        Metric("success_rate", "task success rate", "%", 100.0, lower_is_better=False, agreement=0.01),
         Metric("migration_cost", "migration cost"),
         Metric("completed", "tasks completed per epoch", lower_is_better=False),
         Metric("failed", "tasks failed per epoch"),

@@ -336,6 +336,14 @@ def _over_time_table(
 
 
 # ---------------------------------------------------------------------------------- findings
+def _absolute_tolerance(metric) -> str:
+    """A metric's absolute agreement tolerance in words: ``±1 percentage point``, ``±5 ms``."""
+    amount = metric.agreement * metric.scale
+    if metric.unit == "%":
+        return f"±{amount:g} percentage point" + ("" if amount == 1 else "s")
+    return f"±{amount:g}" + (f" {metric.unit}" if metric.unit else "")
+
+
 def _paper_findings(run: Run, groups: list[Group]) -> list[str]:
     """One sentence per paper value: a disagreement beyond the tolerance, an agreement, or no cell."""
     domain = run.domain
@@ -357,16 +365,21 @@ def _paper_findings(run: Run, groups: list[Group]) -> list[str]:
                     matched = True
                     where = f" ({group.title})" if several else ""
                     phrase = domain.load_phrase(load_value(load), value.get("band"))
-                    relative = abs(measured.mean - published) / abs(published) if published else (
-                        math.inf if measured.mean else 0.0)  # fmt: skip
-                    if relative > PAPER_TOLERANCE:
+                    if metric.agreement is not None:
+                        close = abs(measured.mean - published) <= metric.agreement
+                        within = _absolute_tolerance(metric)
+                    else:
+                        relative = abs(measured.mean - published) / abs(published) if published else (
+                            math.inf if measured.mean else 0.0)  # fmt: skip
+                        close, within = relative <= PAPER_TOLERANCE, percent(PAPER_TOLERANCE)
+                    if not close:
                         disagree.append(
                             f"- rlte measures {metric.label} {format_value(metric, measured.mean)} for {method} "
                             f"{phrase}{where}; the paper reports {paper_number(metric, published)}."
                         )
                     else:
                         agree.append(
-                            f"- rlte agrees with the paper within {percent(PAPER_TOLERANCE)} on {metric.label} for "
+                            f"- rlte agrees with the paper within {within} on {metric.label} for "
                             f"{method} {phrase}{where}: {format_value(metric, measured.mean)} against "
                             f"{paper_number(metric, published)}."
                         )
@@ -469,7 +482,7 @@ def _learned_findings(run: Run, groups: list[Group]) -> list[str]:
                 if len(lead_values):
                     words, interval = _compare(run, own_values, lead_values)
                     parts.append(
-                        f"{method} {words} {lead} on mean {primary.label} {phrase}: {format_value(primary, own.mean)} "
+                        f"{method} {words} {lead} on {'' if primary.label.startswith('mean ') else 'mean '}{primary.label} {phrase}: {format_value(primary, own.mean)} "
                         f"against {format_value(primary, float(lead_values.mean()))} ({interval})"
                     )
                 best = _best_classical(run, at_load)

@@ -572,3 +572,35 @@ def test_a_sweep_gets_a_table_and_a_figure_against_its_option(tmp_path, monkeypa
 def test_no_sweep_no_sweep_section(report):
     _, text = report
     assert "(figures/sweep-" not in text and "a line per method and setting" not in text
+
+
+class RateToy(Domain):
+    """A domain whose success rate agrees with a paper only within one percentage point."""
+
+    name = "toy_rate"
+    metrics = (
+        Metric("mlu", "MLU", "%", 100.0),
+        Metric("success", "success rate", "%", 100.0, lower_is_better=False, agreement=0.01),
+    )
+    primary = "mlu"
+    table_metrics = ("mlu", "success")
+
+
+def test_a_rate_agrees_with_the_paper_within_its_absolute_tolerance(tmp_path, monkeypatch):
+    """A success rate of 99.8 % against the paper's 91.4 % lies within 10 % but fails 40 times as
+    often: with an agreement of 1 point it disagrees; against 99.5 % it agrees."""
+    registered = store.get_domain
+    monkeypatch.setattr(store, "get_domain", lambda name, where="domain": RateToy() if name == "toy_rate"
+                        else registered(name, where))  # fmt: skip
+    paper = {"source": "toy", "values": [
+        {"method": "trpo", "load": 0.7, "metric": "success", "value": 0.914},
+        {"method": "ecmp", "load": 0.7, "metric": "success", "value": 0.995},
+    ]}  # fmt: skip
+    run = make_run(tmp_path, loads=(0.7,), scenario="plain", domain="toy_rate", paper=paper,
+                   metrics=lambda label, load, seed: {**metrics_of(label, load, seed), "success": 0.998})  # fmt: skip
+    text = write_report(run).read_text()
+    assert "- rlte measures success rate 99.8 % for trpo at load 0.7; the paper reports 91.4 %.\n" in text
+    assert (
+        "- rlte agrees with the paper within ±1 percentage point on success rate for ecmp at load 0.7: "
+        "99.8 % against 99.5 %.\n" in text
+    )
