@@ -301,6 +301,7 @@ BENCHMARKS = {
     "packet": "rlte.bench_packet:bench_packet",
     "cluster": "rlte.bench_cluster:bench_cluster",
     "maroh": "rlte.bench_maroh:bench_maroh_routing",
+    "maroh_training": "rlte.bench_maroh:bench_maroh_training",
 }
 
 

@@ -9,6 +9,13 @@
 - ``maroh_genetic``: generations per second of `rlte.baselines.genetic.genetic_weights` with the
   authors' parameters on Abilene's ``flows40.json`` (about 290 fitness evaluations a generation).
 
+- ``maroh_training``: SAMAROH's and MAROH's training speed on rhombus and Abilene with the authors'
+  settings (horizons, rounds, networks, PPO): milliseconds per training episode over whole update
+  blocks (rollouts and the PPO update), and the hours the authors' number of episodes would take
+  at that speed; the deterministic decision (`MarohAgent.act`, one horizon of every agent) in ms.
+- ``maroh_memory``: microseconds per look-up of the Delta-net memory (`DeltaNetMemory.nearest`,
+  every agent's nearest representative among |M| = 1,024 of d = 16) and of the clustered memory.
+
 Times are wall-clock, the best of a few repeats, BLAS held to one thread. The authors' Python
 routing takes seconds per episode; their GEANT2009 runs took over a week.
 """
@@ -119,3 +126,96 @@ def bench_maroh_routing(quick: bool = False) -> list[dict]:
             }
         )
     return rows
+
+
+#: The networks and modes whose training speed is measured.
+TRAINING_CASES = (("rhombus", "simultaneous"), ("rhombus", "sequential"), ("abilene", "simultaneous"),
+                  ("abilene", "sequential"))  # fmt: skip
+
+
+def _training_row(root, net: str, mode: str, blocks: int, episodes_per_block: int) -> dict:
+    """The ``maroh_training`` row of one network and mode."""
+    import torch
+
+    from rlte.agents.maroh import MAROH_HORIZON_FACTOR, MarohAgent, authors_settings
+    from rlte.envs import make
+
+    settings = authors_settings(net)
+    horizons = settings.horizons * (MAROH_HORIZON_FACTOR if mode == "sequential" else 1)
+    options = {"topology": f"maroh/{net}", "flows": FLOW_SET, "data_dir": str(root), "horizons": horizons}
+    torch.set_num_threads(1)
+    agent = MarohAgent({"mode": mode, "horizons": horizons, "update_every": episodes_per_block}, seed=0)
+    make_env = lambda: make("rlte/MAROH-MA-v0", **options)  # noqa: E731
+    agent.train(make_env, episodes_per_block * horizons)  # a first block: set-up and compilation
+    start = time.perf_counter()
+    agent.train(make_env, (1 + blocks) * episodes_per_block * horizons)
+    per_episode = (time.perf_counter() - start) / (blocks * episodes_per_block)
+    env = make("rlte/MAROH-MA-v0", **options)
+    observations, _ = env.reset(seed=0)
+    decision = _best_ms(lambda i: agent.act(observations), 20, 3)
+    return {
+        "benchmark": "maroh_training",
+        "topology": net,
+        "method": "samaroh" if mode == "simultaneous" else "maroh",
+        "agents": agent.num_agents,
+        "horizons": horizons,
+        "episodes": blocks * episodes_per_block,
+        "ms_per_episode": per_episode * 1e3,
+        "authors_episodes": settings.episodes,
+        "authors_training_h": per_episode * settings.episodes / 3600,
+        "decision_ms": decision,
+    }
+
+
+def _memory_rows(quick: bool) -> list[dict]:
+    """Look-up time of the Delta-net and clustered memories, full of random states."""
+    from rlte.agents.common.memory import ClusteredMemory, DeltaNetMemory
+
+    agents, size, capacity = 20, 16, 1024
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, memory in (
+        ("delta_net", DeltaNetMemory(agents, size, 2, capacity, 0.035, "l2")),
+        (
+            "clustered",
+            ClusteredMemory(
+                agents, size, 2, capacity, 0.035, "l2", "minibatch_kmeans", rng=np.random.default_rng(0)
+            ),
+        ),
+    ):
+        for _ in range(capacity + capacity // 4):
+            memory.insert(rng.normal(size=(agents, size)), rng.normal(size=(agents, 2)))
+        queries = rng.normal(size=(64, agents, size))
+        memory.nearest(queries[0])
+        look_up = memory.nearest
+        microseconds = 1e3 * _best_ms(lambda i, f=look_up, q=queries: f(q[i % 64]), 200 if quick else 2000, 3)
+        rows.append({"benchmark": "maroh_memory", "memory": name, "agents": agents, "state_size": size,
+                     "representatives": memory.size(), "lookup_us": microseconds})  # fmt: skip
+    return rows
+
+
+def bench_maroh_training(quick: bool = False) -> list[dict]:
+    """SAMAROH's and MAROH's training speed (`TRAINING_CASES`) and the memories' look-up time.
+
+    Args:
+        quick: one block of 5 episodes per case (else two of the authors' 75), timed after a
+            first block of as many.
+
+    Returns:
+        One ``maroh_training`` row per case (topology, method, agents, horizons, episodes,
+        ms_per_episode, authors_episodes, authors_training_h, decision_ms) and one ``maroh_memory``
+        row per memory (memory, agents, state_size, representatives, lookup_us); the training rows
+        are a single row with an ``error`` when there is no data directory.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from rlte.datadir import data_dir
+
+    root = data_dir(required=False)
+    with threadpool_limits(limits=1):
+        if root is None:
+            rows = [{"benchmark": "maroh_training", "error": "no data directory (set RLTE_DATA)"}]
+        else:
+            blocks, episodes = (1, 5) if quick else (2, 75)
+            rows = [_training_row(root, net, mode, blocks, episodes) for net, mode in TRAINING_CASES]
+        return rows + _memory_rows(quick)

@@ -23,9 +23,30 @@ def test_agents_benchmark_reports_each_learner():
 def test_unknown_benchmark_is_a_one_line_error(capsys):
     with pytest.raises(
         RlteError,
-        match=r"benchmark 'speed': unknown \(choose from all, flow, env, agents, lp, packet, cluster, maroh\)",
+        match=r"benchmark 'speed': unknown \(choose from all, flow, env, agents, lp, packet, cluster, maroh, maroh_training\)",
     ):
         run("speed")
     assert main(["bench", "--only", "speed"]) == 2  # the CLI's choices reject it first, in one line
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rlte: error: ") and "invalid choice: 'speed'" in err[0]
+
+
+@pytest.mark.slow
+def test_maroh_training_benchmark_reports_each_case_and_memory(data_dir, monkeypatch):
+    """One small case (rhombus SAMAROH) stands for the four: its row and the memories' rows."""
+    import rlte.bench_maroh as bench_maroh
+
+    monkeypatch.setattr(bench_maroh, "TRAINING_CASES", (("rhombus", "simultaneous"),))
+    monkeypatch.setenv("RLTE_DATA", str(data_dir))
+    rows = bench_maroh.bench_maroh_training(quick=True)
+    training, *memories = rows
+    assert training["benchmark"] == "maroh_training" and training["method"] == "samaroh"
+    assert training["agents"] == 8 and training["horizons"] == 20 and training["episodes"] == 5
+    assert training["authors_training_h"] == pytest.approx(training["ms_per_episode"] * 10_000 / 3.6e6)
+    assert [row["memory"] for row in memories] == ["delta_net", "clustered"]
+    for row in memories:
+        assert (
+            row["benchmark"] == "maroh_memory"
+            and row["lookup_us"] > 0
+            and 1 <= row["representatives"] <= 1024
+        )

@@ -50,6 +50,19 @@ def _line(row: dict) -> str | None:
         )
     if kind == "maroh_genetic":
         return f"MAROH genetic benchmark, {row['topology']}: {row['generations_per_s']:,.0f} generations/s"
+    if kind == "maroh_training":
+        if "error" in row:
+            return f"MAROH training: skipped ({row['error']})"
+        return (
+            f"{row['method']} training, {row['topology']} ({row['agents']} agents, {row['horizons']} horizons), one core: "
+            f"{row['ms_per_episode']:,.0f} ms per episode over {row['episodes']} episodes, so the authors' "
+            f"{row['authors_episodes']:,} episodes in {row['authors_training_h']:.2f} h; decision {row['decision_ms']:.2f} ms"
+        )
+    if kind == "maroh_memory":
+        return (
+            f"MAROH memory look-up, {row['memory']} ({row['agents']} agents, {row['representatives']} representatives "
+            f"of {row['state_size']} values each): {row['lookup_us']:,.1f} us"
+        )
     return None
 
 
