@@ -63,12 +63,31 @@ def test_delta_net_worked_example_in_one_dimension():
     assert look(1.3) == pytest.approx((0.5, 4.0))  # no permanent within Delta: the temporary answers
     insert_one(memory, [[0.5]], 5)  # within Delta of the permanent: its value is refreshed
     assert kinds() == ([0.0], [1.8])
+    assert look(0.95) == pytest.approx((0.95, 5.0))  # the permanent within Delta beats the nearer temporary
     insert_one(memory, [[2.7]], 6)  # 2.7 >= 2 Delta from 0: permanent; it removes the temporary 0.9 away
     assert kinds() == ([0.0, 2.7], [])
     assert look(0.0) == (0.0, 5.0)
     assert look(2.7) == (0.0, 6.0)
     assert look(1.8) == pytest.approx((0.9, 6.0))
     assert look(5.0)[0] == pytest.approx(2.3)  # nothing within Delta: the nearest, farther than Delta
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DeltaNetMemory compares a new state with the temporary's distance to the permanents when it "
+    "was placed (gap), which a later permanent does not update",
+)
+def test_a_temporary_moves_outward_from_a_permanent_added_after_it():
+    """Delta = 1: the temporary 1.9 (1.9 from the permanent 0) has a permanent 3.05 added 1.15
+    from it; 1.5 lies within Delta of it and farther from the permanents (1.5 > 1.15), so by the
+    rule "a later state within Delta of a temporary that lies farther from the permanent ones
+    replaces it" the temporary moves to 1.5."""
+    memory = DeltaNetMemory(1, 1, 1, 8, 1.0, "l2")
+    for value, x in enumerate((0.0, 1.9, 3.05)):
+        insert_one(memory, [[x]], value)
+    assert memory.representatives(0, TEMPORARY).ravel().tolist() == [1.9]
+    insert_one(memory, [[1.5]], 3)
+    assert memory.representatives(0, TEMPORARY).ravel().tolist() == [1.5]
 
 
 # ---------------------------------------------------------------------- the Delta-net at random
