@@ -14,6 +14,12 @@ from rlte.envs import make
 
 torch.set_num_threads(1)
 
+
+@pytest.fixture(autouse=True)
+def _rhombus_data(data_dir):
+    """The rhombus and its flows come from the data directory: without it these tests skip."""
+
+
 HORIZONS = 4
 SMALL = {"update_every": 3, "parallel_episodes": 3, "epochs": 1, "minibatch_size": 4, "horizons": HORIZONS,
          "hidden_size": 8, "message_sizes": (8,), "update_sizes": (8,), "readout_sizes": (8,)}  # fmt: skip

@@ -72,11 +72,6 @@ def test_delta_net_worked_example_in_one_dimension():
     assert look(5.0)[0] == pytest.approx(2.3)  # nothing within Delta: the nearest, farther than Delta
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DeltaNetMemory compares a new state with the temporary's distance to the permanents when it "
-    "was placed (gap), which a later permanent does not update",
-)
 def test_a_temporary_moves_outward_from_a_permanent_added_after_it():
     """Delta = 1: the temporary 1.9 (1.9 from the permanent 0) has a permanent 3.05 added 1.15
     from it; 1.5 lies within Delta of it and farther from the permanents (1.5 > 1.15), so by the

@@ -9,8 +9,8 @@ readout after the last round, from which its action follows) and exchange nothin
 is synchronous (the paper's experiments): one unfamiliar agent sends its neighbours to the
 decision-making layer, they send theirs, and so on, so on a connected exchange graph either every
 agent uses its memory or all exchange. With probability ``bypass`` (the paper's gamma read as the
-chance of consulting the other agents anyway) a familiar state still goes to the decision-making
-layer. After a decision by exchange, the states of the levels it passed become candidates for
+chance of consulting the other agents anyway; one draw per joint decision) a familiar state still
+goes to the decision-making layer. After a decision by exchange, the states of the levels it passed become candidates for
 representation, each with the value that was used.
 
 Entries are joint over the agents (every insertion stores one state per agent) but searched per
@@ -321,6 +321,11 @@ def _delta_insert(entries, stored, kind, gap, age, clock, sizes, states, values,
                 kind[a, free] = PERMANENT
                 gap[a, free] = 0.0
                 age[a, free] = clock
+                for m in range(capacity):  # each temporary's distance to its nearest permanent
+                    if kind[a, m] == TEMPORARY:
+                        d = _distance(entries[a, m], x, metric)
+                        if d < gap[a, m]:
+                            gap[a, m] = d
         elif near_perm <= threshold:
             stored[a, which_perm] = values[a]  # a familiar state decided anew: refresh the experience
         elif which_temp >= 0 and near_temp <= threshold:
@@ -492,9 +497,10 @@ class TwoLayerMemory:
     def decide(self, level_states: list[np.ndarray], final: np.ndarray) -> Decision:
         """One joint decision, with experience updated.
 
-        Level by level, the agents' states are compared with that level's representatives; the
-        first level where every agent is familiar (and the bypass draw does not send them on)
-        decides with its stored values after that many rounds. The levels passed before then
+        With probability ``bypass`` (one draw per decision) the decision goes to the
+        decision-making layer whatever the memory holds. Otherwise, level by level, the agents'
+        states are compared with that level's representatives; the first level where every agent
+        is familiar decides with its stored values after that many rounds. The levels passed before then
         store their states with the values used.
 
         Args:
@@ -505,12 +511,13 @@ class TwoLayerMemory:
         Returns:
             The `Decision`.
         """
+        bypassed = self.bypass > 0 and self.rng.random() < self.bypass  # one draw per decision
         for level, (memory, states) in enumerate(zip(self.levels, level_states)):
+            if bypassed:
+                break
             if memory.size():
                 found = memory.nearest(states)
-                if bool(np.all(found.distance <= memory.threshold)) and not (
-                    self.bypass > 0 and self.rng.random() < self.bypass
-                ):
+                if bool(np.all(found.distance <= memory.threshold)):
                     values = memory.values(found.index).copy()
                     for passed in range(level):
                         self.levels[passed].insert(level_states[passed], values)
