@@ -78,6 +78,15 @@ def _axis_label(run: Run, metric: str) -> str:
     return f"{info.label} ({info.unit})" if info.unit else info.label
 
 
+def _mean_point(rows: pd.DataFrame, method: str, metric: str, x: float, scale: float) -> tuple | None:
+    """``(x, mean, half-width)`` of a method's metric over the seeds in ``rows``, in display units;
+    None without a value."""
+    summary = summarise(per_seed(rows, method, metric))
+    if not summary.n:
+        return None
+    return x, summary.mean * scale, np.nan_to_num(summary.half_width) * scale
+
+
 def load_figure(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], folder: Path) -> Path | None:
     """Each of `load_figure_metrics` against the load level: mean over seeds with its interval as
     error bars, one line per method. None with fewer than two load levels."""
@@ -90,11 +99,11 @@ def load_figure(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], 
     for ax, metric in zip(axes[0], metrics):
         scale = run.domain.metric(metric).scale
         for index, method in enumerate(methods):
-            points = []
-            for load in loads:
-                summary = summarise(per_seed(rows[rows["load"] == load], method, metric))
-                if summary.n:
-                    points.append((load, summary.mean * scale, np.nan_to_num(summary.half_width) * scale))
+            points = [
+                p
+                for load in loads
+                if (p := _mean_point(rows[rows["load"] == load], method, metric, load, scale))
+            ]
             if points:
                 x, y, err = np.array(points).T
                 ax.errorbar(
@@ -134,11 +143,11 @@ def sweep_figure(run: Run, topology: str, traffic: str, load: float, folder: Pat
         for index, line in enumerate(series):
             points = []
             for x, scenario in line.points:
-                summary = summarise(per_seed(rows[rows["scenario"] == scenario], line.method, metric))
-                if summary.n:
-                    points.append(
-                        (position[x], summary.mean * scale, np.nan_to_num(summary.half_width) * scale)
-                    )
+                point = _mean_point(
+                    rows[rows["scenario"] == scenario], line.method, metric, position[x], scale
+                )
+                if point is not None:
+                    points.append(point)
                 published = paper.get((line.method, scenario, metric))
                 if published is not None:
                     ax.plot(position[x], published * scale, "kx", ms=8, mew=2)
