@@ -310,13 +310,13 @@ def dense_round(layer: LinkMessagePassing, hidden: Tensor, graph: ExchangeGraph)
     messages = _run_mlp(nn.Sequential(*rest), messages)
     if graph.num_edges == 0:  # nobody hears anybody: every minimum and maximum is the silent 0
         smallest = largest = messages.new_zeros((*hidden.shape[:-1], messages.shape[-1]))
-        return _run_mlp(layer.update_network, torch.cat([hidden, smallest, largest], dim=-1))
-    table = messages[..., graph.slots, :]  # [..., E, D, H]
-    smallest, largest = table.amin(dim=-2), table.amax(dim=-2)
-    if bool(graph.silent.any()):
-        quiet = graph.silent.unsqueeze(-1)
-        smallest = torch.where(quiet, torch.zeros_like(smallest), smallest)
-        largest = torch.where(quiet, torch.zeros_like(largest), largest)
+    else:
+        table = messages[..., graph.slots, :]  # [..., E, D, H]
+        smallest, largest = table.amin(dim=-2), table.amax(dim=-2)
+        if bool(graph.silent.any()):
+            quiet = graph.silent.unsqueeze(-1)
+            smallest = torch.where(quiet, torch.zeros_like(smallest), smallest)
+            largest = torch.where(quiet, torch.zeros_like(largest), largest)
     return _run_mlp(layer.update_network, torch.cat([hidden, smallest, largest], dim=-1))
 
 

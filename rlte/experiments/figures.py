@@ -17,7 +17,7 @@ import pandas as pd
 from rlte.domains import Domain
 from rlte.experiments.formatting import percent, slug
 from rlte.experiments.statistics import CONFIDENCE, summarise
-from rlte.experiments.store import UNSCALED, Group, Run, load_value, per_seed
+from rlte.experiments.store import UNSCALED, Group, Run, SweepSeries, load_value, per_seed
 from rlte.plotting import pyplot, save_figure
 
 #: Learning-log columns drawn over training: (column, y label, file stem, title). A method whose log
@@ -117,13 +117,12 @@ def load_figure(run: Run, group: Group, rows: pd.DataFrame, methods: list[str], 
     return save_figure(fig, folder / f"load-{slug(*group)}.png")
 
 
-def sweep_figure(run: Run, topology: str, traffic: str, load: float, folder: Path,
+def sweep_figure(run: Run, series: list[SweepSeries], topology: str, traffic: str, load: float, folder: Path,
                  paper: dict[tuple[str, str, str], float]) -> Path | None:  # fmt: skip
     """Each of `load_figure_metrics` against the spec's ``sweep`` option at one load level: mean over
     seeds with its interval as error bars, one line per `Run.sweep_series` entry, the paper's values
     (``paper[(method, scenario, metric)]``) as crosses. Categorical values (a task mix) are spaced
-    evenly in order of appearance. None without a sweep."""
-    series = run.sweep_series()
+    evenly in order of appearance. None without sweep lines or rows."""
     results = run.results
     rows = results[
         (results["topology"] == topology) & (results["traffic"] == traffic) & (results["load"] == load)

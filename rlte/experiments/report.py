@@ -57,7 +57,16 @@ from rlte.experiments.statistics import (
     summarise,
     verdict,
 )
-from rlte.experiments.store import RESULT_COLUMNS, UNSCALED, Group, Run, load_value, per_seed, read_run
+from rlte.experiments.store import (
+    RESULT_COLUMNS,
+    UNSCALED,
+    Group,
+    Run,
+    SweepSeries,
+    load_value,
+    per_seed,
+    read_run,
+)
 from rlte.fileio import atomic_write_text
 
 #: Relative difference to a paper value above which the report states a disagreement.
@@ -244,10 +253,10 @@ def _by_load_table(run: Run, group: Group, rows: pd.DataFrame, methods: list[str
     return lines
 
 
-def _sweep_paper(run: Run, load: float) -> dict[tuple[str, str, str], float]:
+def _sweep_paper(run: Run, series: list[SweepSeries], load: float) -> dict[tuple[str, str, str], float]:
     """The paper's values at one load level for the sweep's points: (method, scenario, metric) -> value."""
     found = {}
-    for line in run.sweep_series():
+    for line in series:
         for _, scenario in line.points:
             for value in _paper_values(run):
                 if _paper_matches(value, run, line.method, load, scenario):
@@ -255,18 +264,16 @@ def _sweep_paper(run: Run, load: float) -> dict[tuple[str, str, str], float]:
     return found
 
 
-def _sweep_table(run: Run, rows: pd.DataFrame, load: float, seeds: int) -> list[str]:
+def _sweep_table(
+    run: Run, series: list[SweepSeries], rows: pd.DataFrame, paper: dict, seeds: int
+) -> list[str]:
     """The primary metric of every sweep line (`Run.sweep_series`) at each value of the swept option
-    (columns, each cell from the scenario that sets it), the paper's value in brackets where it
-    gives one; empty without a sweep."""
-    series = run.sweep_series()
-    if not series:
-        return []
+    (columns, each cell from the scenario that sets it), the paper's value (`_sweep_paper`) in
+    brackets where it gives one."""
     domain = run.domain
     metric = domain.metric(domain.primary)
     sweep = str(run.spec["sweep"])
     values = list(dict.fromkeys(x for line in series for x, _ in line.points))
-    paper = _sweep_paper(run, load)
     lines = [
         f"{capitalised(metric.label)} against {sweep.replace('_', ' ')} (mean over seeds ± 95 % half-width; the "
         "paper's value in brackets where it gives one; a line per method and setting of the other options that "
@@ -540,7 +547,8 @@ def write_report(run_dir: str | Path) -> Path:
     lines = _header(run)
     figure_lines: list[str] = []
     lines += ["## Results", ""]
-    if run.sweep_series():
+    series = run.sweep_series()
+    if series:
         sweep = str(run.spec["sweep"]).replace("_", " ")
         made = []
         for topology, traffic in dict.fromkeys((group.topology, group.traffic) for group in groups):
@@ -548,8 +556,9 @@ def write_report(run_dir: str | Path) -> Path:
             for load in sorted(at["load"].unique()):
                 heading = domain.load_heading(load_value(load))
                 lines += [f"### Against {sweep}: {topology} · {traffic}, {heading.lower()}", ""]
-                lines += _sweep_table(run, at[at["load"] == load], load, seeds) + [""]
-                path = sweep_figure(run, topology, traffic, load, figures, _sweep_paper(run, load))
+                paper = _sweep_paper(run, series, load)
+                lines += _sweep_table(run, series, at[at["load"] == load], paper, seeds) + [""]
+                path = sweep_figure(run, series, topology, traffic, load, figures, paper)
                 if path is not None:
                     made.append((f"{capitalised(load_labels)} against {sweep}, {topology} · {traffic}, "
                                  f"{heading.lower()}", path))  # fmt: skip

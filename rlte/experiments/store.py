@@ -135,13 +135,13 @@ class Run:
             key for key in keys
             if len({json.dumps(o.get(key), sort_keys=True, default=str) for o in merged.values()}) > 1
         ]  # fmt: skip
-        present = set(self.results["scenario"].unique())
+        present = set(zip(self.results["method"], self.results["scenario"]))
         series: list[SweepSeries] = []
         for method in self.method_order():
             ignored = set() if self.methods[method]["learned"] else set(self.domain.training_options)
             lines: dict[tuple, list[tuple[object, str]]] = {}
             for name, options in merged.items():
-                if name not in present or not (self.results["method"] == method).any():
+                if (method, name) not in present:
                     continue
                 key = tuple(
                     (k, options.get(k)) for k in varying if k not in ignored and options.get(k) is not None

@@ -168,7 +168,7 @@ LEARNING = {"update_every": 5, "epochs": 4, "minibatch_size": 10, "learning_rate
             "critic_learning_rate": 3e-3, "entropy_coef": 0.05, "hidden_size": 8, "message_sizes": (16,),
             "update_sizes": (16,), "readout_sizes": (16,)}  # fmt: skip
 LEARNING_HORIZONS = 8
-LEARNING_EPISODES = 150
+LEARNING_EPISODES = 300
 #: The rhombus at the authors' 60 % load, with raw observations (see the test's docstring).
 LEARNING_ENV = {"flows": "flows60", "normalize": False}
 
@@ -183,14 +183,14 @@ def final_phi(agent: MarohAgent, env) -> float:
 
 @pytest.mark.slow
 def test_samaroh_learns_the_rhombus_below_ecmp(data_dir):
-    """SAMAROH trained for 150 episodes of 8 horizons (1,200 steps) on the rhombus at 60 % load,
+    """SAMAROH trained for 300 episodes of 8 horizons (2,400 steps) on the rhombus at 60 % load,
     then one deterministic episode (`act`, the argmax) from a reset: the mean over seeds 0, 1
     and 2 of the final Phi is below 0.9 x ECMP's Phi (every weight 1, 0.4354).
 
-    Measured (this machine): seeds 0, 1, 2 end at 0.024, 0.038 and 0.041 x ECMP's Phi; over 18
-    seeds every one ends below 0.8 x (median 0.14 x, worst 0.77 x), some only after 90 - 135 of
-    the 150 episodes, so the bound fails only if two of the three seeds learn nothing. About 8 s
-    of CPU per seed, 23 s in all.
+    Measured (this machine) after 150 episodes: seeds 0, 1, 2 end at 0.024, 0.038 and 0.041 x
+    ECMP's Phi; over 18 seeds every one ends below 0.8 x (median 0.14 x, worst 0.77 x), some only
+    after 90 - 135 episodes. The test trains twice that long, so a seed that learns late on
+    another machine still has time, and the bound fails only if two of the three learn nothing.
 
     Why not the authors' set-up (40 % load, observations normalised over the episode): at 40 %
     a weight moves no flow under the hash until it is several multiplications away from its

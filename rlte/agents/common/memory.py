@@ -10,8 +10,8 @@ is synchronous (the paper's experiments): one unfamiliar agent sends its neighbo
 decision-making layer, they send theirs, and so on, so on a connected exchange graph either every
 agent uses its memory or all exchange. With probability ``bypass`` (the paper's gamma read as the
 chance of consulting the other agents anyway; one draw per joint decision) a familiar state still
-goes to the decision-making layer. After a decision by exchange, the states of the levels it passed become candidates for
-representation, each with the value that was used.
+goes to the decision-making layer. After a decision by exchange, the states of the levels it
+passed become candidates for representation, each with the value that was used.
 
 Entries are joint over the agents (every insertion stores one state per agent) but searched per
 agent: agent a's nearest entry is found among the agents' a-th states, as in the authors' code.
@@ -303,12 +303,17 @@ def _delta_insert(entries, stored, kind, gap, age, clock, sizes, states, values,
                 near_temp = d
                 which_temp = m
         if near_perm >= 2.0 * threshold:
-            # a new permanent representative: the temporaries it covers go
+            # a new permanent representative: the temporaries it covers go, the others measure
+            # their distance to the permanents anew (it is placed whenever a temporary exists)
             for m in range(capacity):
-                if kind[a, m] == TEMPORARY and _distance(entries[a, m], x, metric) <= threshold:
-                    kind[a, m] = EMPTY
-                    if free < 0 or m < free:
-                        free = m
+                if kind[a, m] == TEMPORARY:
+                    d = _distance(entries[a, m], x, metric)
+                    if d <= threshold:
+                        kind[a, m] = EMPTY
+                        if free < 0 or m < free:
+                            free = m
+                    elif d < gap[a, m]:
+                        gap[a, m] = d
             if free < 0:  # full: the oldest temporary makes room, if there is one
                 oldest = np.iinfo(np.int64).max
                 for m in range(capacity):
@@ -321,11 +326,6 @@ def _delta_insert(entries, stored, kind, gap, age, clock, sizes, states, values,
                 kind[a, free] = PERMANENT
                 gap[a, free] = 0.0
                 age[a, free] = clock
-                for m in range(capacity):  # each temporary's distance to its nearest permanent
-                    if kind[a, m] == TEMPORARY:
-                        d = _distance(entries[a, m], x, metric)
-                        if d < gap[a, m]:
-                            gap[a, m] = d
         elif near_perm <= threshold:
             stored[a, which_perm] = values[a]  # a familiar state decided anew: refresh the experience
         elif which_temp >= 0 and near_temp <= threshold:
@@ -500,8 +500,8 @@ class TwoLayerMemory:
         With probability ``bypass`` (one draw per decision) the decision goes to the
         decision-making layer whatever the memory holds. Otherwise, level by level, the agents'
         states are compared with that level's representatives; the first level where every agent
-        is familiar decides with its stored values after that many rounds. The levels passed before then
-        store their states with the values used.
+        is familiar decides with its stored values after that many rounds. The levels passed
+        before then store their states with the values used.
 
         Args:
             level_states: each level's states (level 0: the inputs; level l: after l rounds).
@@ -511,17 +511,13 @@ class TwoLayerMemory:
         Returns:
             The `Decision`.
         """
-        bypassed = self.bypass > 0 and self.rng.random() < self.bypass  # one draw per decision
-        for level, (memory, states) in enumerate(zip(self.levels, level_states)):
-            if bypassed:
-                break
-            if memory.size():
-                found = memory.nearest(states)
-                if bool(np.all(found.distance <= memory.threshold)):
-                    values = memory.values(found.index).copy()
-                    for passed in range(level):
-                        self.levels[passed].insert(level_states[passed], values)
-                    return Decision(level, values, True)
+        if not (self.bypass > 0 and self.rng.random() < self.bypass):  # one draw per decision
+            found = self.lookup(level_states)
+            if found is not None:
+                level, values = found[0], found[1].copy()
+                for passed in range(level):
+                    self.levels[passed].insert(level_states[passed], values)
+                return Decision(level, values, True)
         for memory, states in zip(self.levels, level_states):
             memory.insert(states, final)
         return Decision(len(self.levels), np.asarray(final, dtype=np.float32), False)
