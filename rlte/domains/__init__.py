@@ -37,6 +37,7 @@ BUILTIN_DOMAINS = (
     "rlte.domains.packet",
     "rlte.domains.cluster",
     "rlte.domains.link_weights",
+    "rlte.domains.strl",
 )
 
 _DOMAINS: dict[str, Domain] = {}
@@ -99,8 +100,10 @@ class MethodInfo:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """Config fields whose default its name changes (a spec may set them)."""
     runner: str | None = None
-    """``module:function`` that runs a whole cell itself (online learners inside a simulator),
-    instead of the domain's train-then-evaluate protocol."""
+    """``module:function`` that runs a whole cell itself (online learners inside a simulator, or a
+    protocol with more than one evaluation), instead of the domain's train-then-evaluate protocol."""
+    online: bool = False
+    """It learns as it acts, inside the evaluated run, with no separate training (the Q-routers)."""
 
     def config_class(self) -> type:
         return _import(self.config)
@@ -196,6 +199,10 @@ class Domain:
     time_figures: bool = False
     #: The method every table measures a gap to (``lp_opt``), or None.
     reference: str | None = None
+    #: The baselines (classes or rules the domain evaluates itself), in table order.
+    baselines: tuple[str, ...] = ()
+    #: The baselines that see what they route or bound every method (labelled so in every table).
+    oracles: tuple[str, ...] = ()
     #: Baselines each learned method is compared with in the report's findings.
     rivals: tuple[str, ...] = ()
     #: The environments its learned methods act on.
@@ -238,21 +245,30 @@ class Domain:
 
     # -- methods
     def baseline_names(self) -> tuple[str, ...]:
-        """The classical baselines, in table order (the default set of a listing)."""
-        return ()
+        """The baselines, in table order (the default set of a listing): ``baselines``."""
+        return self.baselines
 
     def check_baseline(self, name: str, where: str) -> None:
         """Raise `RlteError` unless ``name`` is one of the domain's baselines."""
-        raise RlteError(f"{where}: unknown method {name!r}")
+        if name not in self.baseline_names():
+            raise RlteError(f"{where}: unknown method {name!r}")
 
     def is_oracle(self, name: str) -> bool:
-        """Whether a baseline sees what it routes (labelled so in every table)."""
-        return False
+        """Whether a baseline sees what it routes or is a bound (labelled so in every table): ``oracles``."""
+        return name in self.oracles
 
     def is_classical(self, name: str) -> bool:
         """Whether a baseline is a classical routing (not an oracle nor an optimiser): the report
         compares learned methods with the best of them."""
         return not self.is_oracle(name)
+
+    @staticmethod
+    def check_loads(spec, null: str) -> None:
+        """Refuse a grid load that is not a finite number > 0 or null (``null`` says what null means)."""
+        for load in spec.loads:
+            if load is not None and (isinstance(load, bool) or not isinstance(load, int | float) or not load > 0
+                                     or not math.isfinite(load)):  # fmt: skip
+                raise RlteError(f"{spec.source}: loads: {load!r} must be a number > 0 ({null})")
 
     def evaluate_baseline(self, name: str, context: CellContext) -> Evaluation:
         raise NotImplementedError
@@ -265,12 +281,21 @@ class Domain:
     def evaluate_learned(self, method: MethodInfo, context: CellContext) -> Evaluation:
         """Train (resuming from the cell's checkpoint), then run one deterministic episode over the
         evaluated part and collect the domain's metrics from ``info``."""
-        from rlte.envs import is_multi_agent, make
+        from rlte.envs import make
 
         if method.runner is not None:
             return _import(method.runner)(method, context)
+        agent, train_s = self.train_agent(method, context)
+        env = make(method.env_id, **self.env_options(method, context, "evaluate"))
+        series, decide = self.run_episode(method, agent, env, int(context.cell["seed"]))
+        return Evaluation(series, decide, train_s)
+
+    def train_agent(self, method: MethodInfo, context: CellContext):
+        """The cell's agent, trained on the training part (resuming from the cell's checkpoint), and
+        the seconds it took."""
+        from rlte.envs import make
+
         spec, cell = context.spec, context.cell
-        multi_agent = is_multi_agent(method.env_id)
         agent = method.make(cell["params"], seed=int(cell["seed"]))
         training = spec["training"]
         start = time.perf_counter()
@@ -278,9 +303,19 @@ class Domain:
                     int(training["timesteps"]), checkpoint_path=context.folder / "checkpoint.pt",
                     checkpoint_every=int(training["checkpoint_every"]),
                     learning_log=context.folder / "learning.csv", tensorboard_dir=context.folder / "tb")  # fmt: skip
-        train_s = time.perf_counter() - start
-        env = make(method.env_id, **self.env_options(method, context, "evaluate"))
-        observation, _ = env.reset(seed=int(cell["seed"]))
+        return agent, time.perf_counter() - start
+
+    def run_episode(self, method: MethodInfo, agent, env, seed: int) -> tuple[dict[str, np.ndarray], float]:
+        """One deterministic episode of a trained agent: the domain's metrics at every step and the
+        seconds spent deciding. An agent with ``bind(env)`` (a graph agent) is first bound to the
+        evaluated environment's graph, which may differ from the training one's."""
+        from rlte.envs import is_multi_agent
+
+        multi_agent = is_multi_agent(method.env_id)
+        observation, _ = env.reset(seed=seed)
+        bind = getattr(agent, "bind", None)
+        if bind is not None:
+            bind(env)
         names = [metric.name for metric in self.metrics]
         series: dict[str, list] = {name: [] for name in names}
         decide = 0.0
@@ -298,7 +333,12 @@ class Domain:
                 series[name].append(info[name])
             if done:
                 break
-        return Evaluation({name: np.asarray(values) for name, values in series.items()}, decide, train_s)
+        return {name: np.asarray(values) for name, values in series.items()}, decide
+
+    def report_figures(self, run, folder: Path) -> list[tuple[str, Path]]:
+        """Figures of the domain's own for a run's report (a trace's autocorrelation, a network's
+        hidden states): ``(caption, path)`` pairs, written into ``folder``."""
+        return []
 
     # -- reports
     def metric(self, name: str) -> Metric:

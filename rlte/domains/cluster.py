@@ -192,6 +192,7 @@ class ClusterBalancing(Domain):
     time_metrics = ("latency_ms", "success_rate")
     time_figures = True
     reference = "pooled"
+    baselines, oracles = BASELINES, ("pooled",)
     rivals = ("no_migration", "jsq")
     env_ids = ("rlte/Cluster-v0",)
     reserved_env_keys = ("cluster", "workload", "load", "part", "failures", "action_type", "max_ratio", "observe",
@@ -228,10 +229,7 @@ class ClusterBalancing(Domain):
         without one, too few node slots, are refused now)."""
         from rlte.envs.cluster import ClusterEnv, parse_cluster, parse_workload
 
-        for load in spec.loads:
-            if load is not None and (isinstance(load, bool) or not isinstance(load, int | float) or not load > 0
-                                     or not math.isfinite(load)):  # fmt: skip
-                raise RlteError(f"{spec.source}: loads: {load!r} must be a number > 0 (null for park)")
+        self.check_loads(spec, "null for park")
         for topology in spec.topologies:
             parse_cluster(topology)
         for traffic in spec.traffic:
@@ -284,19 +282,6 @@ class ClusterBalancing(Domain):
         return options
 
     # ------------------------------------------------------------------ baselines
-    def baseline_names(self) -> tuple[str, ...]:
-        return BASELINES
-
-    def check_baseline(self, name: str, where: str) -> None:
-        if name not in BASELINES:
-            raise RlteError(f"{where}: unknown method {name!r}")
-
-    def is_oracle(self, name: str) -> bool:
-        return name == "pooled"
-
-    def is_classical(self, name: str) -> bool:
-        return name in BASELINES and name != "pooled"
-
     def evaluate_baseline(self, name: str, context: CellContext) -> Evaluation:
         from rlte.envs.cluster import ClusterEnv
 

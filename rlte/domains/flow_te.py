@@ -71,16 +71,7 @@ class FlowTE(Domain):
     def check_axes(self, spec, data_dir: str | None) -> None:
         """Every load is a number > 0 or null; every topology and traffic source resolves
         (`rlte.net.sources`), and its data files exist."""
-        for load in spec.loads:
-            if load is not None and (
-                isinstance(load, bool)
-                or not isinstance(load, int | float)
-                or not (load > 0)
-                or not math.isfinite(load)
-            ):
-                raise RlteError(
-                    f"{spec.source}: loads: {load!r} must be a number > 0 (or null for unscaled traffic)"
-                )
+        self.check_loads(spec, "or null for unscaled traffic")
         from rlte.envs.core import TEOptionsBase
         from rlte.envs.scenario import ScenarioConfig, load_series
         from rlte.net.sources import resolve_topology, resolve_traffic

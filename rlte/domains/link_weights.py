@@ -118,6 +118,7 @@ class LinkWeights(Domain):
     time_metrics = ("phi",)
     time_figures = True
     reference = "phi_bound"
+    baselines, oracles = BASELINES, ("lp_routing", "phi_bound")
     rivals = ("ecmp", "genetic")
     env_ids = (ENV_ID,)
     reserved_env_keys = (
@@ -197,16 +198,6 @@ class LinkWeights(Domain):
         return _curve_points(max(most, 1), scenario.curve_block)
 
     # ------------------------------------------------------------------ baselines
-    def baseline_names(self) -> tuple[str, ...]:
-        return BASELINES
-
-    def check_baseline(self, name: str, where: str) -> None:
-        if name not in BASELINES:
-            raise RlteError(f"{where}: unknown method {name!r}")
-
-    def is_oracle(self, name: str) -> bool:
-        return name in ("lp_routing", "phi_bound")
-
     def is_classical(self, name: str) -> bool:
         return name == "ecmp"
 

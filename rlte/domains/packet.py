@@ -160,6 +160,7 @@ class PacketRouting(Domain):
         "handoff, seed 004's: one unit less for every packet under unit timing)."
     )
     reference = "zero_load_bound"
+    baselines, oracles = BASELINES, ("zero_load_bound",)
     rivals = ("shortest_path",)
     env_ids = ("rlte/PacketRouting-v0",)
     axes = {
@@ -185,12 +186,9 @@ class PacketRouting(Domain):
             except RlteError as err:
                 raise RlteError(f"{spec.source}: {err}") from None
         options = {**spec.scenario}
+        self.check_loads(spec, "or null")
         for name in spec.traffic:
             for load in spec.loads:
-                if load is not None and (
-                    isinstance(load, bool) or not isinstance(load, int | float) or not load > 0
-                ):
-                    raise RlteError(f"{spec.source}: loads: {load!r} must be a number > 0 (or null)")
                 schedule(
                     name, load, options.get("duration", PacketScenario.duration), f"{spec.source}: traffic"
                 )
@@ -207,19 +205,6 @@ class PacketRouting(Domain):
         return PacketScenario.parse(options, f"cell {cell['cell_id']}")
 
     # ------------------------------------------------------------------ baselines
-    def baseline_names(self) -> tuple[str, ...]:
-        return BASELINES
-
-    def check_baseline(self, name: str, where: str) -> None:
-        if name not in BASELINES:
-            raise RlteError(f"{where}: unknown method {name!r}")
-
-    def is_oracle(self, name: str) -> bool:
-        return name == "zero_load_bound"
-
-    def is_classical(self, name: str) -> bool:
-        return name in ("shortest_path", "shortest_path_fixed")
-
     def evaluate_baseline(self, name: str, context: CellContext) -> Evaluation:
         scenario = self.scenario(context)
         if name == "zero_load_bound":
@@ -359,7 +344,7 @@ def _register_methods() -> None:
         register_method(MethodInfo(
             name, "packet", "rlte/PacketRouting-v0", None, "rlte.agents.qrouting:QRoutingConfig",
             f"seed 004: {label} (Q-routing family, learning online in the compiled packet loop)",
-            fixed=modules, defaults=defaults, runner="rlte.domains.packet:run_online",
+            fixed=modules, defaults=defaults, runner="rlte.domains.packet:run_online", online=True,
         ))  # fmt: skip
 
 

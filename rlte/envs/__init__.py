@@ -35,6 +35,7 @@ ENVS: dict[str, EnvEntry] = {
     "rlte/MAROH-MA-v0": EnvEntry("parallel", "rlte.envs.maroh:MarohParallelEnv"),
     "rlte/PacketRouting-v0": EnvEntry("parallel", "rlte.envs.packet:PacketRoutingParallelEnv"),
     "rlte/Cluster-v0": EnvEntry("gym", "rlte.envs.cluster:ClusterEnv"),
+    "rlte/STRL-v0": EnvEntry("gym", "rlte.envs.strl:STRLEnv"),
 }
 
 GYM_IDS = tuple(env_id for env_id, entry in ENVS.items() if entry.kind == "gym")

@@ -114,9 +114,7 @@ def _header(run: Run) -> list[str]:
     ]
     timesteps = (spec.get("training") or {}).get("timesteps")
     learned = [info["name"] for info in run.methods.values() if info["learned"]]
-    online = [
-        name for name in learned if (get_method(name) is not None and get_method(name).runner is not None)
-    ]
+    online = [name for name in learned if (get_method(name) is not None and get_method(name).online)]
     if timesteps and len(online) < len(learned):
         lines.append(f"- Training: {int(timesteps):,} environment steps per learned cell")
     if online:
@@ -594,6 +592,11 @@ def write_report(run_dir: str | Path) -> Path:
         if made:
             figure_lines += [f"### {group.title}", ""]
             figure_lines += [f"![{caption}](figures/{path.name})\n" for caption, path in made]
+
+    own = domain.report_figures(run, figures)
+    if own:
+        figure_lines += [f"### {capitalised(domain.description) or 'The domain'}", ""]
+        figure_lines += [f"![{caption}](figures/{path.name})\n" for caption, path in own]
 
     paper_lines, learned_lines = _paper_findings(run, groups), _learned_findings(run, groups)
     if paper_lines or learned_lines:

@@ -28,6 +28,10 @@ CASES = {
         {"load": 0.5, "duration": 40.0, "delivery": "handoff"},
     ],
     "rlte/Cluster-v0": [{"bins": 3}, {"bins": 3, "action_type": "discrete", "observe": "summary"}],
+    "rlte/STRL-v0": [
+        {"episode_length": 5, "substeps": 4, "warmup_hours": 24},
+        {"part": "test", "window": 4, "warmup_hours": 4, "substeps": 4, "extra_links": [[4, 13], [6, 13]]},
+    ],
 }
 
 PARAMS = [(env_id, options) for env_id, cases in CASES.items() for options in cases]
