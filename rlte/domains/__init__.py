@@ -335,6 +335,11 @@ class Domain:
                 break
         return {name: np.asarray(values) for name, values in series.items()}, decide
 
+    def report_findings(self, run, groups) -> list[str]:
+        """Findings of the domain's own for a run's report (a paper's claim about two learned
+        methods, read against the paired interval), as Markdown lines; empty by default."""
+        return []
+
     def report_figures(self, run, folder: Path) -> list[tuple[str, Path]]:
         """Figures of the domain's own for a run's report (a trace's autocorrelation, a network's
         hidden states): ``(caption, path)`` pairs, written into ``folder``."""

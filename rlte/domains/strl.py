@@ -46,6 +46,8 @@ from rlte.options import Options, option
 
 BASELINES = ("random", "sp_hops", "sp_delay", "hindsight")
 TRACES = ("alibaba2018",)
+#: The paper's Figure 3(a): STRL's reward above TRL's and SRL's, as fractions.
+PAPER_LEADS = {"trl": 0.0918, "srl": 0.1443}
 #: The lags at which the paper finds the hourly CPU curve autocorrelated (its Figure 1).
 PAPER_LAGS = (1, 2, 3, 23, 24, 25)
 
@@ -232,6 +234,52 @@ class STRLRouting(Domain):
         return self._env_options(self.scenario(context), context.spec.get("env"), part, context.data_dir)
 
     # ------------------------------------------------------------------ reports
+    def report_findings(self, run, groups) -> list[str]:
+        """The paper's claim: STRL's reward above TRL's by 9.18 % and above SRL's by 14.43 % (Figure 3(a));
+        on the modified topology (3(b)) STRL "maintains a higher reward". Read against rlte's per-seed
+        relative gaps, ``reward(strl) / reward(other) - 1`` on the seeds both share, with their 95 % interval."""
+        from rlte.experiments.statistics import relative_gaps, summarise
+        from rlte.experiments.store import per_seed
+
+        labels = {info["name"]: label for label, info in run.methods.items()}
+        if "strl" not in labels:
+            return []
+        lines = []
+        for group in groups:
+            rows = run.group_rows(group)
+            for metric, where in (
+                ("reward", "the evaluated topology"),
+                ("reward_modified", "the modified topology"),
+            ):
+                strl = per_seed(rows, labels["strl"], metric)
+                if not len(strl):
+                    continue
+                for other in ("trl", "srl"):
+                    if other not in labels:
+                        continue
+                    gaps = relative_gaps(strl, per_seed(rows, labels[other], metric))
+                    if not len(gaps):
+                        continue
+                    summary = summarise(gaps)
+                    paper = PAPER_LEADS.get(other) if metric == "reward" else None
+                    if summary.n < 2:
+                        reading = "one seed: no interval"
+                    elif summary.mean - summary.half_width > 0:
+                        reading = "STRL leads: the interval lies above 0"
+                    elif summary.mean + summary.half_width < 0:
+                        reading = f"STRL trails {other.upper()}: the interval lies below 0"
+                    else:
+                        reading = "within the interval: the seeds do not tell them apart"
+                    interval = "" if summary.n < 2 else f" ± {100 * summary.half_width:.2f}"
+                    claim = f"; the paper: +{100 * paper:.2f} %" if paper is not None else ""
+                    lines.append(f"- {group.title}, {where}: STRL's reward against {other.upper()}'s "
+                                 f"{100 * summary.mean:+.2f}{interval} % over {summary.n} seed{'s' * (summary.n != 1)} ({reading}{claim}).")  # fmt: skip
+        if lines:
+            lines = ["### STRL against its ablations (the paper's Figure 3)", "",
+                     "Per seed, reward(STRL) / reward(other) − 1 on the test part, mean and 95 % Student-t interval:", "",
+                     *lines]  # fmt: skip
+        return lines
+
     def report_figures(self, run, folder: Path) -> list[tuple[str, Path]]:
         """The paper's Figure 1 (the hourly trace's autocorrelation with its 95 % band) and Figure 4
         (the GRU's hidden states over the window, the lowest seed's STRL cell on the plain topology)."""

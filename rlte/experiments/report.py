@@ -599,8 +599,11 @@ def write_report(run_dir: str | Path) -> Path:
         figure_lines += [f"![{caption}](figures/{path.name})\n" for caption, path in own]
 
     paper_lines, learned_lines = _paper_findings(run, groups), _learned_findings(run, groups)
-    if paper_lines or learned_lines:
+    own_lines = domain.report_findings(run, groups)
+    if paper_lines or learned_lines or own_lines:
         lines += ["## Findings", ""]
+        if own_lines:
+            lines += [*own_lines, ""]
         if paper_lines:
             lines += ["### Against the paper", "", *paper_lines, ""]
         if learned_lines:

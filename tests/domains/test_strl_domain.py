@@ -63,6 +63,10 @@ def test_hindsight_beats_the_fewest_hop_path_and_the_report_has_the_papers_figur
     assert rows[("hindsight", "0", "reward")] >= rows[("sp_hops", "0", "reward")]
     report = write_report(grid_run).read_text()
     assert "autocorrelation-alibaba2018.png" in report and "hidden-states.png" in report
+    assert "### STRL against its ablations (the paper's Figure 3)" in report
+    gap = rows[("strl", "0", "reward")] / rows[("trl", "0", "reward")] - 1
+    assert (f"the evaluated topology: STRL's reward against TRL's {100 * gap:+.2f} % over 1 seed "
+            "(one seed: no interval; the paper: +9.18 %)") in report  # fmt: skip
     assert (grid_run / "figures" / "hidden-states.png").exists()
     hidden = np.load(next((grid_run / "cells").glob("strl*/hidden_states.npy")))
     assert hidden.shape == (14, 6, 8) and (hidden >= 0).all()  # [N, window, latent], after the ReLU
