@@ -4,8 +4,10 @@
   rhombus, abilene, symm16, geant2009) by `rlte.sim.hash_routing.FlowRouter`: the hash rule for
   one weight vector (what an environment does after each step, checks included), per vector in a
   batch of 256 (what the genetic algorithm does), and the proportional split rule for one vector;
-  also the router's set-up (stretch DAG, next-hop tables, every flow's hash keys). Weights are
-  random integers 1..64, a new vector each call.
+  also the router's set-up (stretch DAG, next-hop tables, every flow's hash keys). The same for
+  the hash over the authors' next hops (``dag="authors"``: set-up, one vector, per vector in a
+  batch; the set-up builds their calculator's table once per process, replay included). Weights
+  are random integers 1..64, a new vector each call.
 - ``maroh_genetic``: generations per second of `rlte.baselines.genetic.genetic_weights` with the
   authors' parameters on Abilene's ``flows40.json`` (about 290 fitness evaluations a generation).
 
@@ -53,9 +55,13 @@ def _routing_row(
     router = FlowRouter(topology, flows)
     setup_ms = (time.perf_counter() - start) * 1e3
     split = FlowRouter(topology, flows, "split")
+    start = time.perf_counter()
+    authors = FlowRouter(topology, flows, dag="authors")
+    authors_setup_ms = (time.perf_counter() - start) * 1e3
     weights = rng.integers(1, 65, size=(calls, topology.num_links)).astype(np.float64)
     batched = rng.integers(1, 65, size=(batch, topology.num_links)).astype(np.float64)
     router.link_loads(weights[0])  # compile (or load the cache) outside the timing
+    authors.link_loads(weights[0])
     return {
         "benchmark": "maroh_routing",
         "topology": net,
@@ -67,6 +73,9 @@ def _routing_row(
         "routing_ms": _best_ms(lambda i: router.link_loads(weights[i]), calls, repeats),
         "batched_routing_ms": _best_ms(lambda i: router.link_loads(batched), 3, repeats) / batch,
         "split_routing_ms": _best_ms(lambda i: split.link_loads(weights[i]), calls, repeats),
+        "authors_setup_ms": authors_setup_ms,
+        "authors_routing_ms": _best_ms(lambda i: authors.link_loads(weights[i]), calls, repeats),
+        "authors_batched_routing_ms": _best_ms(lambda i: authors.link_loads(batched), 3, repeats) / batch,
     }
 
 
@@ -78,7 +87,8 @@ def bench_maroh_routing(quick: bool = False) -> list[dict]:
 
     Returns:
         One ``maroh_routing`` row per network (topology, flows, links, setup_ms, routing_ms,
-        batched_routing_ms, split_routing_ms) and one ``maroh_genetic`` row (topology,
+        batched_routing_ms, split_routing_ms, authors_setup_ms, authors_routing_ms,
+        authors_batched_routing_ms) and one ``maroh_genetic`` row (topology,
         generations, seconds, generations_per_s, evaluations_per_s, phi); a single row with an
         ``error`` when there is no data directory.
     """

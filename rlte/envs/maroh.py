@@ -58,8 +58,9 @@ class MarohOptions(EnvOptions):
     """The data directory (default: ``RLTE_DATA`` or the checkout's)."""
     routing: Literal["hash", "split"] = "hash"
     """Per-flow weighted hash (the authors') or proportional splitting of each node's traffic."""
-    dag: Literal["stretch"] = "stretch"
-    """Eligible next hops: rlte's stretch DAG (`rlte.net.paths.stretch_dag`)."""
+    dag: Literal["stretch", "authors"] = "stretch"
+    """Eligible next hops: rlte's stretch DAG (`rlte.net.paths.stretch_dag`) or the authors' path
+    calculator (`rlte.net.maroh_dag`; hash routing only)."""
     stretch: float = option(1.5, ge=1.0)
     """Eligible routes are at most this many times the shortest hop count (both DAGs)."""
     hash_seed: int | None = None
@@ -178,8 +179,10 @@ class MarohParallelEnv(ParallelEnv):
     node a flow picks one eligible next hop toward its destination by the authors' weighted hash
     (`rlte.sim.hash_routing.FlowRouter`; ``routing="split"`` splits each node's traffic in
     proportion to the weights instead). Eligible next hops come from rlte's stretch DAG
-    (``dag="stretch"``) or the authors' path calculator (``dag="authors"``). An episode starts
-    with all weights at 1 and runs ``horizons`` steps on the same flows.
+    (``dag="stretch"``) or the authors' path calculator (``dag="authors"``,
+    `rlte.net.maroh_dag`: next hops that depend on the flow's source and previous node, with the
+    hash only). An episode starts with all weights at 1 and runs ``horizons`` steps on the same
+    flows.
 
     ## Action space (per agent)
     ``Discrete(2)``: 0 keeps the weight (``+0``), 1 multiplies it by ``factor`` (``*1.25``). MAROH
@@ -230,7 +233,12 @@ class MarohParallelEnv(ParallelEnv):
         self.network = self.topology.name
         self.flows = load_flow_set(opts.topology, opts.flows, opts.data_dir, self.topology)
         self.router = FlowRouter(
-            self.topology, self.flows, opts.routing, stretch=opts.stretch, hash_seed=opts.hash_seed
+            self.topology,
+            self.flows,
+            opts.routing,
+            dag=opts.dag,
+            stretch=opts.stretch,
+            hash_seed=opts.hash_seed,
         )
         self.horizons, self.factor = opts.horizons, float(opts.factor)
         self.render_mode = render_mode

@@ -6,8 +6,11 @@ Two rules, by name (`FLOW_RULES`):
 
 - ``"hash"``: MAROH's weighted consistent hash (``dte_stand.hash_function.WeightedDxHashFunction``
   in the authors' release). Flows are unsplittable. At every node u on its way to t a flow takes
-  one of u's eligible next hops toward t (default `rlte.net.paths.stretch_dag` with stretch 1.5),
-  listed by ascending link index, with weights w and ``w_max`` their largest:
+  one of u's eligible next hops toward t, the candidates, with weights w and ``w_max`` their
+  largest. The candidates come from one of two rules (``dag``): ``"stretch"`` (the default),
+  `rlte.net.paths.stretch_dag` with stretch 1.5, listed by ascending link index, a function of
+  (u, t); or ``"authors"``, the authors' path calculator (`rlte.net.maroh_dag.authors_dag`), in
+  its order, a function of the flow's state (source, t, previous node, u). Then:
 
   1. ``candidates`` = the eligible next hops, in order; ``j`` = 0;
   2. draw the flow's key ``k_j`` (an integer in 0..10000), ``j += 1``;
@@ -23,11 +26,11 @@ Two rules, by name (`FLOW_RULES`):
   generator is re-seeded at every node: every node of a flow's path reads the same keys from
   the start. These are the authors' random numbers exactly (their code re-seeds per node and
   uses CPython's ``random`` and ``libscrc.crc32``, which is zlib's CRC-32), so with the same
-  candidate lists a flow takes the same next hops as in their code. What differs is the
-  candidate lists: the authors build them with a DFS-numbering path calculator that also depends
-  on the previous node; rlte uses `stretch_dag` (a function of node and destination only).
-  Because every node reads the same keys, a flow's choices along its path are correlated (with
-  equal weights it takes candidate ``k_0 mod m`` at every node with m candidates).
+  candidate lists a flow takes the same next hops as in their code: with ``dag="authors"`` rlte
+  gives their code's Phi (Abilene's flows40 under weights 1: 0.038215; the stretch DAG gives
+  0.0435). Because every node reads the same keys, a flow's choices along its path are
+  correlated (with equal weights it takes candidate ``k_0 mod m`` at every node with m
+  candidates).
 
   In distribution (keys uniform, coins independent of the bucket), the rule visits the
   candidates in a uniformly random order and takes the first that accepts, candidate i accepting
@@ -35,15 +38,18 @@ Two rules, by name (`FLOW_RULES`):
   1/2 * 1/2), not 2 : 1; `hash_choice_probabilities` gives the exact probabilities of the rule
   with its finite key range and CRC coins (0.7529 : 0.2471 for 1 : 0.5).
 
-- ``"split"``: every node splits its traffic toward t over the same eligible next hops in
-  proportion to their weights (`rlte.sim.routing.weights_to_splits` with rule ``"weighted"``),
-  evaluated by the fluid model on the flow set's traffic matrix (splittable; not the hash rule's
-  expectation: its shares per node are the probabilities above, and its hops are correlated).
+- ``"split"`` (``dag="stretch"`` only): every node splits its traffic toward t over the same
+  eligible next hops in proportion to their weights (`rlte.sim.routing.weights_to_splits` with
+  rule ``"weighted"``), evaluated by the fluid model on the flow set's traffic matrix
+  (splittable; not the hash rule's expectation: its shares per node are the probabilities above,
+  and its hops are correlated).
 
 Build a `FlowRouter` once per (topology, flow set, rule; a few ms, mostly drawing the keys) and
 call `FlowRouter.link_loads` after every weight change: the hash rule is compiled with numba and
 routes GEANT2009's 1766 flows in about 0.2 ms, so an environment recomputes all loads each step
-(the authors' Python routing costs seconds per episode).
+(the authors' Python routing costs seconds per episode). Over the authors' next hops it walks a
+table of flow states (`rlte.net.maroh_dag.AuthorsDag`) as fast; building that table costs a few
+ms on Abilene, 2 s on GEANT2009, once per process.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ import numpy as np
 from rlte import metrics
 from rlte.errors import RlteError
 from rlte.net.flows import Flows
+from rlte.net.maroh_dag import AuthorsDag, authors_dag
 from rlte.net.paths import stretch_dag
 from rlte.net.topology import Topology
 from rlte.sim.flow import NextHopEvaluator
@@ -65,6 +72,8 @@ from rlte.sim.routing import weights_to_splits
 
 #: The flow routing rules.
 FLOW_RULES = ("hash", "split")
+#: Where the eligible next hops come from: rlte's stretch DAG, or the authors' path calculator.
+NEXT_HOP_DAGS = ("stretch", "authors")
 #: The largest key of the authors' hash (``randint(0, KEY_MAX)``).
 KEY_MAX = 10_000
 
@@ -151,6 +160,34 @@ def hash_choice_probabilities(weights: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------- the compiled rule
 @numba.njit(cache=True)
+def _hash_pick(w, hop_link, start, m, flow_keys, coins, scratch):
+    """The authors' weighted hash among the ``m`` candidates ``hop_link[start:start + m]``: the
+    flow's keys, in order, pick one of the candidates left (``key % left``); it is accepted when the
+    key's coin is below its weight over the largest candidate weight, else dropped from the draw.
+    Returns the chosen candidate's index into ``hop_link``."""
+    if m == 1:
+        return start
+    w_max = 0.0
+    for i in range(start, start + m):
+        if w[hop_link[i]] > w_max:
+            w_max = w[hop_link[i]]
+    for i in range(m):
+        scratch[i] = i
+    left = m
+    j = 0
+    while True:
+        key = flow_keys[j]
+        j += 1
+        pick = key % left
+        chosen = start + scratch[pick]
+        if coins[key] < w[hop_link[chosen]] / w_max:
+            return chosen
+        for i in range(pick, left - 1):
+            scratch[i] = scratch[i + 1]
+        left -= 1
+
+
+@numba.njit(cache=True)
 def _route_hash(
     weights,
     flow_src,
@@ -187,32 +224,59 @@ def _route_hash(
                 m = end - start
                 if m == 0:
                     return 1, f, u
-                if m == 1:
-                    link = hop_link[start]
-                else:
-                    w_max = 0.0
-                    for i in range(start, end):
-                        if w[hop_link[i]] > w_max:
-                            w_max = w[hop_link[i]]
-                    for i in range(m):
-                        scratch[i] = i
-                    left = m
-                    j = 0
-                    while True:
-                        key = keys[f, j]
-                        j += 1
-                        pick = key % left
-                        link = hop_link[start + scratch[pick]]
-                        if coins[key] < w[link] / w_max:
-                            break
-                        for i in range(pick, left - 1):
-                            scratch[i] = scratch[i + 1]
-                        left -= 1
+                link = hop_link[_hash_pick(w, hop_link, start, m, keys[f], coins, scratch)]
                 loads[b, link] += rate[f]
                 if record:
                     paths[f, hops] = link
                 hops += 1
                 u = link_dst[link]
+    return 0, 0, 0
+
+
+@numba.njit(cache=True)
+def _route_hash_states(
+    weights,
+    first_state,
+    rate,
+    keys,
+    coins,
+    hop_start,
+    hop_link,
+    hop_next,
+    max_hops,
+    loads,
+    paths,
+    record,
+):
+    """The same rule over the authors' state table (`rlte.net.maroh_dag.AuthorsDag`): a flow
+    starts in state ``first_state[f]``, takes one of the state's candidate links by the hash and
+    moves to the state that candidate leads to, until -1 (its destination). Adds rates to
+    ``loads`` [B, E].
+
+    Returns (0, 0, 0) on success; (1, f, state) when flow f reaches a state with no candidate;
+    (2, f, state) when it has taken ``max_hops`` links and is not at its destination.
+    """
+    num_flows = len(first_state)
+    scratch = np.empty(keys.shape[1], dtype=np.int64)
+    for b in range(weights.shape[0]):
+        w = weights[b]
+        for f in range(num_flows):
+            state = first_state[f]
+            hops = 0
+            while state >= 0:
+                if hops >= max_hops:
+                    return 2, f, state
+                start = hop_start[state]
+                m = hop_start[state + 1] - start
+                if m == 0:
+                    return 1, f, state
+                chosen = _hash_pick(w, hop_link, start, m, keys[f], coins, scratch)
+                link = hop_link[chosen]
+                loads[b, link] += rate[f]
+                if record:
+                    paths[f, hops] = link
+                hops += 1
+                state = hop_next[chosen]
     return 0, 0, 0
 
 
@@ -227,18 +291,27 @@ class FlowRouter:
             name.
         rule: ``"hash"`` (MAROH's weighted hash, unsplittable) or ``"split"`` (proportional
             next-hop splits); see the module docstring.
-        stretch: eligible next hops are those of ``stretch_dag(topology, stretch)``.
-        eligible: instead, a mask of eligible next hops, row t for destination t. Shape [N, E].
+        dag: ``"stretch"``: eligible next hops are those of ``stretch_dag(topology, stretch)``
+            (or ``eligible``); ``"authors"``: those of the authors' path calculator
+            (`rlte.net.maroh_dag.authors_dag` with cutoff ``stretch``), which depend on the
+            flow's source, previous node and current node (hash rule only).
+        stretch: the length cutoff of either DAG.
+        eligible: with ``dag="stretch"``, a mask of eligible next hops instead, row t for
+            destination t. Shape [N, E].
         hash_seed: the hash's seed (appended to each flow id, as the authors' ``seed``).
 
     Attributes:
         src, dst: each flow's end nodes as topology indices. Shape [F].
         rate: each flow's rate, bit/s. Shape [F].
-        eligible: the eligible next hops. Shape [N, E].
+        dag: ``"stretch"`` or ``"authors"``.
+        eligible: the eligible next hops, row t for destination t; with ``dag="authors"`` the
+            links some state toward t may take (their union, not a DAG). Shape [N, E].
+        authors: with ``dag="authors"``, the authors' next hops per state (`AuthorsDag`); else None.
 
     Raises:
-        RlteError: an unknown rule, a flow whose end is not a node of the topology, a flow from a
-            node to itself, a negative or non-finite rate, an eligible mask of the wrong shape.
+        RlteError: an unknown rule or dag, the split rule or an eligible mask with the authors'
+            dag, a flow whose end is not a node of the topology, a flow from a node to itself, a
+            negative or non-finite rate, an eligible mask of the wrong shape.
     """
 
     def __init__(
@@ -247,15 +320,33 @@ class FlowRouter:
         flows: Flows,
         rule: str = "hash",
         *,
+        dag: str = "stretch",
         stretch: float = 1.5,
         eligible: np.ndarray | None = None,
         hash_seed: int | str | None = None,
     ) -> None:
         if rule not in FLOW_RULES:
             raise RlteError(f"flow routing rule {rule!r}: unknown (choose from {', '.join(FLOW_RULES)})")
-        self.topology, self.rule, self.hash_seed = topology, rule, hash_seed
+        if dag not in NEXT_HOP_DAGS:
+            raise RlteError(f"next-hop dag {dag!r}: unknown (choose from {', '.join(NEXT_HOP_DAGS)})")
+        self.topology, self.rule, self.dag, self.hash_seed = topology, rule, dag, hash_seed
         self.src, self.dst, self.rate = _flow_ends(topology, flows)
         self.ids = tuple(str(i) for i in flows.ids)
+        self.authors: AuthorsDag | None = None
+        if dag == "authors":
+            if rule != "hash":
+                raise RlteError(
+                    "flow routing rule 'split': needs per-destination next hops, not dag 'authors' "
+                    "(whose next hops depend on the previous node)"
+                )
+            if eligible is not None:
+                raise RlteError("eligible next hops: a mask replaces the stretch DAG, not dag 'authors'")
+            self.authors = authors_dag(topology, stretch)
+            self.eligible = self.authors.eligible()
+            self._first_state = self.authors.first_state[self.src, self.dst]
+            self._keys = flow_keys(self.ids, max(self.authors.max_candidates, 1), hash_seed)
+            self._coins = np.array(hash_coins())
+            return
         n, num_links = topology.num_nodes, topology.num_links
         if eligible is None:
             mask = stretch_dag(topology, stretch)
@@ -301,17 +392,28 @@ class FlowRouter:
         batch = weights.reshape(-1, weights.shape[-1])
         loads = np.zeros(batch.shape)
         n = self.topology.num_nodes
-        paths = np.full((self.num_flows, n - 1) if record else (1, 1), -1, dtype=np.int64)
-        status, f, u = _route_hash(
-            np.ascontiguousarray(batch), self.src, self.dst, self.rate, self._keys, self._coins,
-            self._hop_start, self._hop_link, self._link_dst, n, loads, paths, record,
-        )  # fmt: skip
+        if self.authors is not None:
+            table = self.authors
+            width = max(table.max_hops, n - 1)
+            paths = np.full((self.num_flows, width) if record else (1, 1), -1, dtype=np.int64)
+            status, f, state = _route_hash_states(
+                np.ascontiguousarray(batch), self._first_state, self.rate, self._keys, self._coins,
+                table.hop_start, table.hop_link, table.hop_next, width, loads, paths, record,
+            )  # fmt: skip
+            u, limit = (int(table.state_node[state]) if status else 0), width
+        else:
+            paths = np.full((self.num_flows, n - 1) if record else (1, 1), -1, dtype=np.int64)
+            status, f, u = _route_hash(
+                np.ascontiguousarray(batch), self.src, self.dst, self.rate, self._keys, self._coins,
+                self._hop_start, self._hop_link, self._link_dst, n, loads, paths, record,
+            )  # fmt: skip
+            limit = n - 1
         if status:
             names = self.topology.nodes
             where = f"flow {self.ids[f]!r} ({names[self.src[f]]} -> {names[self.dst[f]]})"
             if status == 1:
                 raise RlteError(f"hash routing: {where} has no next hop at node {names[u]!r}")
-            raise RlteError(f"hash routing: {where} loops (no destination after {n - 1} hops)")
+            raise RlteError(f"hash routing: {where} loops (no destination after {limit} hops)")
         return loads.reshape(weights.shape), paths
 
     def link_loads(self, weights: np.ndarray) -> np.ndarray:
@@ -348,7 +450,8 @@ class FlowRouter:
             weights: one weight vector. Shape [E].
 
         Returns:
-            Link indices. Shape [F, N - 1].
+            Link indices. Shape [F, N - 1] (``dag="authors"``: [F, max(N - 1, H)], H the most
+            links of any of its routes).
         """
         if self.rule != "hash":
             raise RlteError(f"flow paths: only the hash rule routes flows one by one (rule is {self.rule!r})")
@@ -365,6 +468,7 @@ def flow_link_loads(
     rule: str = "hash",
     stretch: float = 1.5,
     *,
+    dag: str = "stretch",
     hash_seed: int | str | None = None,
 ) -> np.ndarray:
     """Link loads of a flow set under link weights (builds a `FlowRouter`; keep one to call often).
@@ -375,6 +479,7 @@ def flow_link_loads(
         weights: link weights, finite and > 0.
         rule: ``"hash"`` or ``"split"`` (see the module docstring).
         stretch: eligible next hops lie on routes within ``stretch`` x the shortest hop count.
+        dag: ``"stretch"`` or ``"authors"`` (see `FlowRouter`).
         hash_seed: the hash's seed.
 
     Returns:
@@ -383,7 +488,9 @@ def flow_link_loads(
     Shapes:
         weights [..., E] -> [..., E].
     """
-    return FlowRouter(topology, flows, rule, stretch=stretch, hash_seed=hash_seed).link_loads(weights)
+    return FlowRouter(topology, flows, rule, dag=dag, stretch=stretch, hash_seed=hash_seed).link_loads(
+        weights
+    )
 
 
 def _flow_ends(topology: Topology, flows: Flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """Phi's baselines and bounds (seed 002): the QP's minimum against a hand-computed optimum, the
 edge and path forms against each other, and the bound against ECMP, the LP's routing and every
-genetic individual on the MAROH inputs."""
+genetic individual on the MAROH inputs, and the bound over the authors' next hops."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from conftest import make_topology
 
 from rlte.baselines.genetic import GeneticConfig, genetic_weights
-from rlte.baselines.phi import ecmp_phi, lp_routing_phi, min_phi, min_phi_paths
+from rlte.baselines.phi import ecmp_phi, lp_routing_phi, min_phi, min_phi_paths, router_phi_bound
 from rlte.errors import RlteError
 from rlte.net.flows import read_maroh_flows
 from rlte.net.paths import PathSet, stretch_dag
@@ -103,6 +103,43 @@ def test_no_routing_beats_the_bound(data_dir, net, load):
         assert everything.phi <= phi + 1e-12 and simple.lower <= phi
     for phi in (ecmp, ecmp_split, *result.population_phi):  # these forward on the stretch DAG only
         assert dag.lower <= phi
+
+
+def test_bound_over_the_authors_routes_on_abilene(data_dir):
+    topology = load_topology("maroh/abilene", data_dir=data_dir)
+    flows = read_maroh_flows(data_dir / "maroh" / "abilene" / "flows40.json", topology)
+    authors, stretch = FlowRouter(topology, flows, dag="authors"), FlowRouter(topology, flows)
+    bound, stretch_bound = router_phi_bound(authors), router_phi_bound(stretch)
+    # the least splittable Phi over the authors' 73 routes, and over the stretch DAG's next hops
+    assert bound.label == "paths authors" and bound.phi == pytest.approx(0.01643, abs=1e-4)
+    assert bound.lower <= bound.phi and bound.lower == pytest.approx(bound.phi, rel=1e-3)
+    assert stretch_bound.label == "eligible next hops" and stretch_bound.phi == pytest.approx(
+        0.01935, abs=1e-4
+    )
+    assert stretch_bound.phi == pytest.approx(
+        min_phi(topology, flows.matrix(), stretch_dag(topology, 1.5)).phi
+    )
+    assert ecmp_phi(topology, flows, dag="authors") == pytest.approx(0.038215, abs=1e-6)
+    result = genetic_weights(
+        topology, authors.phi, GeneticConfig(generations=5), rng=np.random.default_rng(0)
+    )
+    for phi in (*result.population_phi, result.phi):  # no weights beat it
+        assert bound.lower <= phi
+
+
+def test_both_dags_give_the_same_bound_on_the_rhombus(data_dir):
+    topology = load_topology("maroh/rhombus", data_dir=data_dir)
+    flows = read_maroh_flows(data_dir / "maroh" / "rhombus" / "flows40.json", topology)
+    authors = router_phi_bound(FlowRouter(topology, flows, dag="authors"))
+    stretch = router_phi_bound(FlowRouter(topology, flows))
+    assert authors.phi == pytest.approx(0.02037, abs=1e-5) and authors.phi == pytest.approx(
+        stretch.phi, abs=1e-9
+    )
+    assert (
+        ecmp_phi(topology, flows, dag="authors")
+        == pytest.approx(ecmp_phi(topology, flows))
+        == pytest.approx(0.033131, abs=1e-6)
+    )
 
 
 def test_no_traffic_has_phi_zero(triangle):

@@ -1,6 +1,7 @@
 """Per-flow routing under link weights (seed 002): the weighted hash's acceptance rule, valid
 loop-free paths that carry every flow's demand, determinism, agreement with a literal
-re-implementation of the rule and with the fluid model's weighted splits, and bad input."""
+re-implementation of the rule and with the fluid model's weighted splits, the authors' next hops
+(their code's Phi on the MAROH networks, the compiled walk against a literal one), and bad input."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from conftest import make_topology
 
 from rlte.errors import RlteError
 from rlte.net.flows import Flows, read_maroh_flows
+from rlte.net.maroh_dag import NO_PREVIOUS, AuthorsCalculator
 from rlte.net.paths import stretch_dag
 from rlte.net.topology import load_topology
 from rlte.sim.flow import NextHopEvaluator
@@ -229,6 +231,102 @@ def test_flow_nodes_are_matched_by_name(diamond):
     assert loads[[_link(diamond, 0, 1), _link(diamond, 0, 2)]].sum() == pytest.approx(5.0)
 
 
+# ---------------------------------------------------------------------- the authors' next hops
+def _reference_authors_paths(topology, flows, weights, calculator, seed=""):
+    """The hash as written over the authors' rule evaluated state by state (no table)."""
+    paths = []
+    for s, t, flow_id in zip(flows.src, flows.dst, flows.ids):
+        s, t = int(s), int(t)
+        u, previous, path = s, NO_PREVIOUS, []
+        while u != t:
+            left = calculator.next_hops(s, t, previous, u)
+            stream = random.Random(flow_id + seed)
+            w_max = max(weights[e] for e in left)
+            while True:
+                key = stream.randint(0, 10_000)
+                pick = key % len(left)
+                if zlib.crc32(bytes(key)) / 2**32 < weights[left[pick]] / w_max:
+                    break
+                del left[pick]
+            path.append(left[pick])
+            previous, u = u, int(topology.dst[left[pick]])
+        paths.append(path)
+    return paths
+
+
+def test_compiled_authors_walk_equals_the_literal_rule():
+    topology = load_topology("nsfnet14")
+    rng = np.random.default_rng(6)
+    flows = _flows(topology, _random_pairs(topology.num_nodes, 300, rng), rng)
+    router = FlowRouter(topology, flows, dag="authors", hash_seed=5)
+    calculator = AuthorsCalculator(topology)
+    routes, n = router.authors.link_routes(), topology.num_nodes
+    for weights in (np.ones(topology.num_links), *rng.integers(1, 65, (3, topology.num_links)).astype(float)):
+        compiled = router.flow_paths(weights)
+        expected = _reference_authors_paths(topology, flows, weights, calculator, seed="5")
+        assert [row[row >= 0].tolist() for row in compiled] == expected
+        for s, t, path in zip(router.src, router.dst, expected):  # each one of its pair's routes
+            assert tuple(path) in routes[s * (n - 1) + t - (t > s)]
+        _check_paths_and_loads(topology, flows, router, weights)
+
+
+# Weight vectors np.random.default_rng(0).integers(1, 65, (3, E)) (Abilene's written out), and the
+# Phi of weights 1 and of these three on each network's flows40.json as the authors' code gives
+# it: their DAGCalculator and WeightedDxHashFunction (github.com/estepanov-lvk/maroh at commit
+# 190999ce746509216f2f6f142185dca5ef6f8f8b), run on these weights as hash weights for every
+# destination, without a hash seed.
+ABILENE_WEIGHTS = [
+    [55, 41, 33, 18, 20, 3, 5, 2, 12, 53, 42, 59, 33, 39, 63, 47, 41, 35, 36, 60],
+    [18, 53, 43, 1, 26, 55, 36, 3, 49, 47, 55, 12, 6, 56, 2, 35, 6, 20, 31, 28],
+    [26, 2, 1, 8, 1, 43, 34, 42, 17, 40, 49, 25, 30, 64, 52, 63, 25, 44, 61, 42],
+]
+AUTHORS_PHI = {
+    "rhombus": [0.03313119162152657, 0.03015374623630731, 0.04660244749939593, 0.07102162042426008],
+    "abilene": [0.03821536672309294, 0.0379748005009625, 0.036114644404540736, 0.051611388054007126],
+    "symm16": [0.031938666663951024, 0.02936220192172718, 0.03683876038413596, 0.042884426326386144],
+    "geant2009": [0.12007507340843786, 0.12731980904436527, 0.13504500037112246, 0.1310455584717047],
+}
+
+
+def _maroh_router(data_dir, net, **options):
+    topology = load_topology(f"maroh/{net}", data_dir=data_dir)
+    flows = read_maroh_flows(data_dir / "maroh" / net / "flows40.json", topology)
+    return topology, FlowRouter(topology, flows, **options)
+
+
+def test_authors_dag_gives_the_authors_phi_on_abilene(data_dir):
+    topology, router = _maroh_router(data_dir, "abilene", dag="authors")
+    weights = np.array([np.ones(topology.num_links), *ABILENE_WEIGHTS], dtype=float)
+    assert np.array_equal(weights[1:], np.random.default_rng(0).integers(1, 65, (3, topology.num_links)))
+    phi = router.phi(weights)
+    assert phi[0] == pytest.approx(0.038215, abs=1e-6)  # ECMP under the hash, the authors' 0.038215
+    np.testing.assert_allclose(phi, AUTHORS_PHI["abilene"], rtol=1e-12)
+    # the stretch DAG routes the same flows otherwise (ECMP 0.0435)
+    _, stretch = _maroh_router(data_dir, "abilene")
+    assert float(stretch.phi(np.ones(topology.num_links))) == pytest.approx(0.043496, abs=1e-6)
+    _check_paths_and_loads(topology, None, router, weights[1])
+
+
+@pytest.mark.parametrize("net", ["rhombus", "symm16", pytest.param("geant2009", marks=pytest.mark.slow)])
+def test_authors_dag_gives_the_authors_phi(data_dir, net):
+    topology, router = _maroh_router(data_dir, net, dag="authors")
+    weights = np.vstack(
+        [np.ones(topology.num_links), np.random.default_rng(0).integers(1, 65, (3, topology.num_links))]
+    )
+    np.testing.assert_allclose(router.phi(weights.astype(float)), AUTHORS_PHI[net], rtol=1e-12)
+
+
+def test_rhombus_routes_alike_under_both_dags(data_dir):
+    topology, authors = _maroh_router(data_dir, "rhombus", dag="authors")
+    _, stretch = _maroh_router(data_dir, "rhombus")
+    weights = np.vstack(
+        [np.ones(topology.num_links), np.random.default_rng(2).uniform(1, 64, (4, topology.num_links))]
+    )
+    for w in weights:
+        assert np.array_equal(authors.flow_paths(w), stretch.flow_paths(w))
+    assert float(authors.phi(np.ones(topology.num_links))) == pytest.approx(0.033131, abs=1e-6)
+
+
 # ---------------------------------------------------------------------- bad input
 def _one_flow(nodes=("0", "3"), src=0, dst=1, rate=1.0):
     return Flows(tuple(nodes), np.array([src]), np.array([dst]), np.array([rate]), ("f1",))
@@ -244,6 +342,18 @@ def _one_flow(nodes=("0", "3"), src=0, dst=1, rate=1.0):
         ({"rate": -1.0}, {}, "flow 'f1': rate -1.0 must be finite and >= 0"),
         ({"dst": 5}, {}, "flow 'f1': destination index 5 is not one of its 2 nodes"),
         ({}, {"eligible": np.ones((4, 3), bool)}, "eligible next hops of shape (4, 3): want (4, 8)"),
+        ({}, {"dag": "ecmp"}, "next-hop dag 'ecmp': unknown (choose from stretch, authors)"),
+        (
+            {},
+            {"rule": "split", "dag": "authors"},
+            "flow routing rule 'split': needs per-destination next hops, not dag 'authors' "
+            "(whose next hops depend on the previous node)",
+        ),
+        (
+            {},
+            {"dag": "authors", "eligible": np.ones((4, 8), bool)},
+            "eligible next hops: a mask replaces the stretch DAG, not dag 'authors'",
+        ),
     ],
 )
 def test_bad_input_is_a_one_line_error(diamond, flow, options, message):
@@ -275,4 +385,5 @@ def test_benchmark_reports_every_maroh_network(data_dir):
     rows = bench_maroh_routing(quick=True)
     assert [row["topology"] for row in rows[:-1]] == list(MAROH_NETS)
     assert all(row["routing_ms"] > 0 and row["batched_routing_ms"] > 0 for row in rows[:-1])
+    assert all(row["authors_routing_ms"] > 0 and row["authors_setup_ms"] > 0 for row in rows[:-1])
     assert rows[-1]["benchmark"] == "maroh_genetic" and rows[-1]["generations_per_s"] > 0
