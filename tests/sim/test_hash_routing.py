@@ -106,6 +106,22 @@ def test_keys_are_the_authors_randint_draws():
 
 
 # ---------------------------------------------------------------------- a literal reference
+
+
+def _reference_pick(left: list[int], weights, key_seed: int) -> int:
+    """The authors' draw among the candidate links ``left``, as written: a stream re-seeded with the
+    flow's id plus the hash seed, draw a key, pick ``key % len(left)``, accept with probability
+    weight / largest weight (crc32 of the key as the coin), else delete it and draw again."""
+    stream = random.Random(key_seed)
+    w_max = max(weights[e] for e in left)
+    while True:
+        key = stream.randint(0, 10_000)
+        pick = key % len(left)
+        if zlib.crc32(bytes(key)) / 2**32 < weights[left[pick]] / w_max:
+            return left[pick]
+        del left[pick]
+
+
 def _reference_paths(topology, flows, weights, eligible, seed=""):
     """The rule as written (the authors' loop): re-seed per node, draw, accept or delete, repeat."""
     paths = []
@@ -113,16 +129,9 @@ def _reference_paths(topology, flows, weights, eligible, seed=""):
         u, path = int(s), []
         while u != t:
             left = [e for e in range(topology.num_links) if topology.src[e] == u and eligible[t, e]]
-            stream = random.Random(flow_id + seed)
-            w_max = max(weights[e] for e in left)
-            while True:
-                key = stream.randint(0, 10_000)
-                pick = key % len(left)
-                if zlib.crc32(bytes(key)) / 2**32 < weights[left[pick]] / w_max:
-                    break
-                del left[pick]
-            path.append(left[pick])
-            u = int(topology.dst[left[pick]])
+            link = _reference_pick(left, weights, flow_id + seed)
+            path.append(link)
+            u = int(topology.dst[link])
         paths.append(path)
     return paths
 
@@ -239,17 +248,9 @@ def _reference_authors_paths(topology, flows, weights, calculator, seed=""):
         s, t = int(s), int(t)
         u, previous, path = s, NO_PREVIOUS, []
         while u != t:
-            left = calculator.next_hops(s, t, previous, u)
-            stream = random.Random(flow_id + seed)
-            w_max = max(weights[e] for e in left)
-            while True:
-                key = stream.randint(0, 10_000)
-                pick = key % len(left)
-                if zlib.crc32(bytes(key)) / 2**32 < weights[left[pick]] / w_max:
-                    break
-                del left[pick]
-            path.append(left[pick])
-            previous, u = u, int(topology.dst[left[pick]])
+            link = _reference_pick(list(calculator.next_hops(s, t, previous, u)), weights, flow_id + seed)
+            path.append(link)
+            previous, u = u, int(topology.dst[link])
         paths.append(path)
     return paths
 
