@@ -303,8 +303,9 @@ def _over_time_table(
     run: Run, group: Group, rows: pd.DataFrame, load: float, methods: list[str]
 ) -> list[str]:
     """The first time metric over the evaluated intervals: per seed its mean, standard deviation over
-    intervals, 95th percentile and maximum, and the share of intervals where it is not 0; each
-    averaged over the seeds that left a series. Empty when no cell left one."""
+    intervals, 95th percentile and maximum, and the share of intervals where it is not 0, over the
+    intervals that have a value (an epoch in which no task completed has no latency); each averaged
+    over the seeds that left a series. Empty when no cell left one."""
     name = time_metrics(run.domain)[0]
     metric = run.domain.metric(name)
     unit = unit_suffix(metric)
@@ -313,6 +314,9 @@ def _over_time_table(
         stats_per_seed = []
         for _, frame in run.cell_frames(group, rows, method, load, "series.csv", ("interval", name)):
             values = frame[name].to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
+            if not len(values):
+                continue
             stats_per_seed.append(
                 (
                     values.mean(),
