@@ -292,6 +292,7 @@ class ExchangeGraph:
             start += counts[agent]
         self.slots = torch.from_numpy(slots)
         self.silent = torch.from_numpy(counts == 0)
+        self.any_silent = bool((counts == 0).any())
         self.num_edges = int(edge_index.shape[1])
 
 
@@ -313,7 +314,7 @@ def dense_round(layer: LinkMessagePassing, hidden: Tensor, graph: ExchangeGraph)
     else:
         table = messages[..., graph.slots, :]  # [..., E, D, H]
         smallest, largest = table.amin(dim=-2), table.amax(dim=-2)
-        if bool(graph.silent.any()):
+        if graph.any_silent:
             quiet = graph.silent.unsqueeze(-1)
             smallest = torch.where(quiet, torch.zeros_like(smallest), smallest)
             largest = torch.where(quiet, torch.zeros_like(largest), largest)

@@ -146,6 +146,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rlte.experiments.leaderboard import run_folders, write_leaderboard
+
+    if args.runs and args.all_runs:
+        raise RlteError("--all-runs picks runs under --runs-dir: pass either run folders or --all-runs")
+    folders = (
+        [Path(run) for run in args.runs] if args.runs else run_folders(args.runs_dir, every_run=args.all_runs)
+    )
+    out = Path(args.out) if args.out else _specs_folder(args).parent / "docs" / "results" / "leaderboard.md"
+    output_folder(str(out.parent), "--out")
+    markdown_path, csv_path = write_leaderboard(folders, out, args.csv)
+    print(f"wrote {markdown_path} and {csv_path} ({len(folders)} run(s))")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """Domains, with their metrics, reference, environments, baselines and learned methods."""
     from rlte.domains import domains, methods
@@ -219,6 +234,25 @@ def add_commands(commands) -> None:
     p = commands.add_parser("report", help="write report.md and figures for a run")
     p.add_argument("run", metavar="RUN", help="a run folder (runs/<spec>/<run-id>)")
     p.set_defaults(func=cmd_report)
+
+    p = commands.add_parser(
+        "leaderboard", help="one table per domain of every method across runs (Markdown, CSV)"
+    )
+    p.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="run folders (default: the newest run of each spec under --runs-dir)",
+    )
+    p.add_argument("--runs-dir", default="runs", metavar="DIR", help="root of the run store (default runs/)")
+    p.add_argument(
+        "--all-runs", action="store_true", help="every run under --runs-dir, not only each spec's newest"
+    )
+    p.add_argument(
+        "--out", metavar="FILE", help="the Markdown (default: docs/results/leaderboard.md of the checkout)"
+    )
+    p.add_argument("--csv", metavar="FILE", help="the CSV (default: beside the Markdown, .csv)")
+    p.set_defaults(func=cmd_leaderboard, specs_dir=None)
 
     p = commands.add_parser("list", help="domains, their metrics and baselines, and every learned method")
     p.set_defaults(func=cmd_list)

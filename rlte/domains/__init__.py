@@ -104,6 +104,9 @@ class MethodInfo:
     protocol with more than one evaluation), instead of the domain's train-then-evaluate protocol."""
     online: bool = False
     """It learns as it acts, inside the evaluated run, with no separate training (the Q-routers)."""
+    env: Mapping[str, Any] = field(default_factory=dict)
+    """Options of ``env_id`` its name fixes (what it observes, its action type), over a spec's
+    ``env:`` keys: the domain's `Domain.env_options` applies them."""
 
     def config_class(self) -> type:
         return _import(self.config)

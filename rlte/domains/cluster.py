@@ -126,8 +126,6 @@ class ClusterScenario(Options):
 #: The env options a scenario sets (`ClusterScenario` fields of the same name and meaning).
 _SHARED = ("mix", "bins", "bin_duration", "train_fraction", "park_jobs", "mean_size", "size_shape", "deadline",
            "dispatcher", "interval", "migration_delay", "lookahead", "on_failure")  # fmt: skip
-#: Env options each learned method needs (its action and observation), by method name.
-METHOD_ENV: dict[str, dict] = {}
 #: The learning-log column that is each method's training loss (seed 003's Figure 5), by method name.
 LOSS_COLUMN: dict[str, str] = {}
 
@@ -346,9 +344,7 @@ class ClusterBalancing(Domain):
     # ------------------------------------------------------------------ learned methods
     def env_options(self, method: MethodInfo, context: CellContext, part: str) -> dict:
         scenario = self.scenario(context)
-        return self._env_options(
-            scenario, context.spec.get("env") or {}, METHOD_ENV.get(method.name, {}), part
-        )
+        return self._env_options(scenario, context.spec.get("env") or {}, dict(method.env), part)
 
     def evaluate_learned(self, method: MethodInfo, context: CellContext) -> Evaluation:
         """The generic protocol (train on the training part, one deterministic episode over the
@@ -388,10 +384,11 @@ CLUSTER = register_domain(ClusterBalancing())
 
 
 def _register(name, agent, config, description, env, loss=None, **extra) -> None:
-    METHOD_ENV[name] = env
     if loss is not None:
         LOSS_COLUMN[name] = loss
-    register_method(MethodInfo(name, "cluster", "rlte/Cluster-v0", agent, config, description, **extra))
+    register_method(
+        MethodInfo(name, "cluster", "rlte/Cluster-v0", agent, config, description, env=env, **extra)
+    )
 
 
 _CONTINUOUS = {"action_type": "continuous", "observe": "nodes"}

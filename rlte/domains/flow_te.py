@@ -192,6 +192,7 @@ class FlowTE(Domain):
 
         known = options_class(method.env_id).keys()
         options = {key: value for key, value in (context.spec.get("env") or {}).items() if key in known}
+        options.update(method.env)  # what the method's name fixes (DOTE observes the traffic)
         scenario = self.scenario_config(context).to_dict()
         options.update(scenario, with_optimal=False)
         if part == "train":
@@ -317,3 +318,15 @@ for _method in (
                "seed 000's comparison: multi-agent DQN over the discrete path choice"),
 ):  # fmt: skip
     register_method(_method)
+
+_DOTE_ENV = {"observe": "traffic", "action_type": "splits", "logit_scale": 10.0}
+register_method(MethodInfo(
+    "dote", "flow_te", "rlte/TE-v0", "rlte.agents.dote:DOTEAgent", "rlte.agents.dote:DOTEConfig",
+    "DOTE-style: an MLP from the last H matrices to path splits, trained by gradient descent on the next MLU",
+    env=_DOTE_ENV,
+))  # fmt: skip
+register_method(MethodInfo(
+    "dote_robust", "flow_te", "rlte/TE-v0", "rlte.agents.dote:DOTEAgent", "rlte.agents.dote:DOTEConfig",
+    "DOTE with a FIGRET-style burst penalty (a pair's std times its worst link's sensitivity)",
+    defaults={"robustness": 1.0}, env=_DOTE_ENV,
+))  # fmt: skip
