@@ -303,6 +303,7 @@ BENCHMARKS = {
     "maroh": "rlte.bench_maroh:bench_maroh_routing",
     "maroh_training": "rlte.bench_maroh:bench_maroh_training",
     "strl": "rlte.bench_strl:bench_strl",
+    "dote_scale": "rlte.bench_dote:bench_dote_scale",
 }
 
 

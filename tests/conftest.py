@@ -12,6 +12,8 @@ from rlte.net.topology import Topology
 
 # Plots are written headless in tests.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# No path set is cached in the user's home by a test (tests/net/test_path_cache.py sets its own folder).
+os.environ["RLTE_CACHE"] = "off"
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ def test_agents_benchmark_reports_each_learner():
 def test_unknown_benchmark_is_a_one_line_error(capsys):
     with pytest.raises(
         RlteError,
-        match=r"benchmark 'speed': unknown \(choose from all, flow, env, agents, lp, packet, cluster, maroh, maroh_training, strl\)",
+        match=r"benchmark 'speed': unknown \(choose from all, flow, env, agents, lp, packet, cluster, maroh, maroh_training, strl, dote_scale\)",
     ):
         run("speed")
     assert main(["bench", "--only", "speed"]) == 2  # the CLI's choices reject it first, in one line

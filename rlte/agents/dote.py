@@ -124,18 +124,21 @@ class DOTENetwork(nn.Module):
         return torch.tanh(self.body((self.features(history) - self.mean) / self.std))
 
 
-def history_examples(features: np.ndarray, history: int) -> np.ndarray:
-    """The inputs of every example of a part: row t - H is intervals t - H ... t - 1, flattened.
+def history_examples(features: Tensor, history: int, rows: Tensor) -> Tensor:
+    """The inputs of some examples of a part: example i (interval t = i + H) is intervals
+    t - H ... t - 1, flattened oldest first (built per minibatch: the whole table of a 200-node
+    network's week would take gigabytes).
 
     Args:
         features: the observed demands of every interval. Shape [T, D].
         history: H.
+        rows: the examples, in [0, T - H). Shape [B], int64.
 
     Returns:
-        Shape [T - H, H * D].
+        Shape [B, H * D].
     """
-    windows = np.lib.stride_tricks.sliding_window_view(features, history, axis=0)  # [T-H+1, D, H]
-    return np.ascontiguousarray(windows[:-1].transpose(0, 2, 1).reshape(len(features) - history, -1))
+    index = rows.unsqueeze(-1) + torch.arange(history)  # [B, H]
+    return features[index].reshape(len(rows), -1)
 
 
 class DOTEAgent(CheckpointedLearner):
@@ -186,7 +189,8 @@ class DOTEAgent(CheckpointedLearner):
                 f"{self.NAME}: the training part has {len(demands)} intervals, not more than the history {self.history}"
             )
         observed = np.minimum(demands, UTILISATION_CLIP)  # what the environment's observation holds
-        self.inputs = torch.as_tensor(history_examples(observed, self.history), dtype=torch.float32)
+        self.observed = torch.as_tensor(observed, dtype=torch.float32)
+        self.num_examples = len(demands) - self.history
         self.targets = torch.as_tensor(demands[self.history :], dtype=torch.float32)
         self.burstiness = torch.as_tensor(demands.std(axis=0), dtype=torch.float32)
         self.weights = torch.ones(len(self.targets))
@@ -200,10 +204,17 @@ class DOTEAgent(CheckpointedLearner):
         self.network = DOTENetwork(size, self.num_demands * self.k_slots, config.hidden_sizes, np.zeros(size),
                                    np.ones(size), self.torch_rng, scale_free=config.scale_free,
                                    history=self.history)  # fmt: skip
-        with torch.no_grad():  # standardise by the training examples' features
-            features = self.network.features(self.inputs)
-            self.network.mean.copy_(features.mean(0))
-            self.network.std.copy_(torch.clamp(features.std(0), min=1e-3))
+        with torch.no_grad():  # standardise by the training examples' features (in chunks, in float64)
+            total, squares = torch.zeros(size, dtype=torch.float64), torch.zeros(size, dtype=torch.float64)
+            for begin in range(0, self.num_examples, 256):
+                rows = torch.arange(begin, min(begin + 256, self.num_examples))
+                features = self.network.features(self.inputs(rows)).double()
+                total += features.sum(0)
+                squares += (features**2).sum(0)
+            mean = total / self.num_examples
+            variance = (squares - self.num_examples * mean**2) / max(self.num_examples - 1, 1)
+            self.network.mean.copy_(mean.float())
+            self.network.std.copy_(torch.clamp(variance.clamp(min=0.0).sqrt(), min=1e-3).float())
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.learning_rate)
         self.num_timesteps = self.updates = 0
         self.episodes = EpisodeReturns()
@@ -212,7 +223,11 @@ class DOTEAgent(CheckpointedLearner):
         return {"network": self.network, "optimizer": self.optimizer}
 
     def _identity_extra(self) -> dict:
-        return {"examples": int(len(self.inputs)), "demands": self.num_demands, "k": self.k_slots}
+        return {"examples": int(self.num_examples), "demands": self.num_demands, "k": self.k_slots}
+
+    def inputs(self, rows: Tensor) -> Tensor:
+        """The inputs of training examples ``rows`` (`history_examples`). Shapes: [B] -> [B, H * D]."""
+        return history_examples(self.observed, self.history, rows)
 
     def _first_reset(self, env) -> None:
         env.reset(seed=self.seed)
@@ -237,13 +252,13 @@ class DOTEAgent(CheckpointedLearner):
 
     def _block(self, env, timesteps: int) -> tuple[dict, None]:
         config = self.config
-        examples = len(self.inputs)
+        examples = self.num_examples
         size = min(config.batch_size, examples)
         totals = np.zeros(3)
         steps = 0
         while steps < config.log_interval and self.num_timesteps < timesteps:
             index = torch.from_numpy(self.numpy_rng.choice(examples, size=size, replace=False))
-            loss, mlu, penalty = self.losses(self.inputs[index], self.targets[index], self.weights[index])
+            loss, mlu, penalty = self.losses(self.inputs(index), self.targets[index], self.weights[index])
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()

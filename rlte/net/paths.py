@@ -44,6 +44,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from rlte.errors import RlteError
+from rlte.net.path_cache import cached_paths
 from rlte.net.topology import Topology
 
 #: Metrics a path cost can be measured in.
@@ -433,21 +434,31 @@ class _Searcher:
 
 
 def _build(
-    topology: Topology, label: str, per_pair: Callable[[int, int], list[LinkPath]], *, advice: str = ""
+    topology: Topology,
+    label: str,
+    per_pair: Callable[[int, int], list[LinkPath]],
+    *,
+    advice: str = "",
+    costs: list[int] | None = None,
 ) -> PathSet:
-    pairs = _demand_pairs(topology.num_nodes).tolist()
-    found = []
-    for s, t in pairs:
-        try:
-            found.append(tuple(per_pair(s, t)))
-        except _SearchBudgetSpent:
-            raise RlteError(
-                f"{label} on topology {topology.name!r}: gave up after {MAX_SEARCH_STEPS:,} partial paths "
-                f"(MAX_SEARCH_STEPS), at {topology.nodes[s]} -> {topology.nodes[t]}; {advice}"
-            ) from None
-    return PathSet(
-        num_nodes=topology.num_nodes, num_links=topology.num_links, paths=tuple(found), label=label
-    )
+    """The path set of ``per_pair(s, t)`` over every ordered pair; with ``costs`` (the integer link
+    costs the search used) a large network's result is cached on disk under its label, the
+    topology and the costs (`rlte.net.path_cache`)."""
+
+    def search() -> tuple:
+        found = []
+        for s, t in _demand_pairs(topology.num_nodes).tolist():
+            try:
+                found.append(tuple(per_pair(s, t)))
+            except _SearchBudgetSpent:
+                raise RlteError(
+                    f"{label} on topology {topology.name!r}: gave up after {MAX_SEARCH_STEPS:,} partial paths "
+                    f"(MAX_SEARCH_STEPS), at {topology.nodes[s]} -> {topology.nodes[t]}; {advice}"
+                ) from None
+        return tuple(found)
+
+    paths = search() if costs is None else cached_paths(label, topology, costs, search)
+    return PathSet(num_nodes=topology.num_nodes, num_links=topology.num_links, paths=paths, label=label)
 
 
 # ---------------------------------------------------------------------- constructors
@@ -475,12 +486,13 @@ def k_shortest_paths(topology: Topology, k: int, metric: str = "hops") -> PathSe
     """
     _check_count("k", k, limit=MAX_PATHS_PER_PAIR)
     _check_metric(metric, PATH_METRICS)
-    searcher = _Searcher(topology, _integer_costs(topology, metric))
+    costs = _integer_costs(topology, metric)
+    searcher = _Searcher(topology, costs)
 
     def per_pair(s: int, t: int) -> list[LinkPath]:
         return [links for _, _, links in searcher.yen(s, t, k)]
 
-    return _build(topology, f"ksp{k}-{metric}", per_pair)
+    return _build(topology, f"ksp{k}-{metric}", per_pair, costs=costs)
 
 
 def edge_disjoint_paths(topology: Topology, k: int, metric: str = "hops") -> PathSet:
