@@ -343,6 +343,11 @@ class Domain:
         methods, read against the paired interval), as Markdown lines; empty by default."""
         return []
 
+    def report_protocol(self, run) -> list[str]:
+        """What the report's header says of the protocol (which span trains, which is evaluated,
+        what differs at test time), one Markdown line each; empty by default."""
+        return []
+
     def report_figures(self, run, folder: Path) -> list[tuple[str, Path]]:
         """Figures of the domain's own for a run's report (a trace's autocorrelation, a network's
         hidden states): ``(caption, path)`` pairs, written into ``folder``."""

@@ -203,6 +203,61 @@ class FlowTE(Domain):
         return options
 
     # ------------------------------------------------------------------ reports
+    def report_protocol(self, run) -> list[str]:
+        """The generalisation protocol, from the spec: the training and evaluated spans, and per
+        scenario what the evaluated part changes (links removed, failures, bursts, another load)."""
+        from rlte.envs.core import TEOptionsBase
+        from rlte.envs.scenario import ScenarioConfig
+
+        def percent(fraction: float) -> str:
+            return f"{100 * fraction:.1f} %"
+
+        spec = run.spec
+        common = dict(spec.get("scenario") or {})
+        window = int((spec.get("env") or {}).get("window", TEOptionsBase.window))
+        on_train = (spec.get("evaluation") or {}).get("part", "test") == "train"
+
+        def split(options: dict) -> tuple[float, float]:
+            fraction = float(options.get("train_fraction", ScenarioConfig.train_fraction))
+            return fraction, float(options.get("validation", 0.0) or 0.0)
+
+        def span_of(options: dict) -> str:
+            fraction, validation = split(options)
+            if on_train:
+                return "every method is evaluated on the training part itself (no held-out span)"
+            if validation:
+                return (f"learned methods train on the first {percent(fraction * (1 - validation))} of each traffic "
+                        f"series; every method is evaluated on the next {percent(fraction * validation)}, held out "
+                        "from training (a validation span: the test part is never loaded)")  # fmt: skip
+            return (f"learned methods train on the first {percent(fraction)} of each traffic series; every method "
+                    "is evaluated on the rest, a later span disjoint from it")  # fmt: skip
+
+        span = span_of(common)
+        lines = [f"Protocol: {span}, after a {window}-interval window."]
+        entries = [s for s in spec.get("scenarios") or [] if isinstance(s, dict)] or [{"name": "plain"}]
+        for entry in entries:
+            options = {**common, **(entry.get("options") or {})}
+            changes = [span_of(options)] if split(options) != split(common) else []
+            if options.get("test_topology_change"):
+                links = ", ".join(f"{u}-{v}" for u, v in options["test_topology_change"])
+                changes.append(f"the test topology lacks links {links}, never seen in training")
+            if options.get("failures"):
+                failed = "; ".join(f"from step {step}: " + ", ".join(f"{u}-{v}" for u, v in links)
+                                   for step, links in options["failures"])  # fmt: skip
+                changes.append(f"links fail during the evaluated episode ({failed})")
+            if options.get("bursts"):
+                rate, factor, duration = options["bursts"]
+                changes.append(f"flash crowds in the evaluated part (each pair starts a {factor:g}x burst of "
+                               f"{int(duration)} interval(s) with probability {rate:g} per interval)")  # fmt: skip
+            if options.get("test_load") is not None:
+                changes.append(f"the evaluated part is at load {float(options['test_load']):g}, the training "
+                               "part at the cell's load")  # fmt: skip
+            if changes:
+                lines.append(f"Scenario {entry.get('name')}: " + "; ".join(changes) + ".")
+        if len(lines) == 1:
+            lines[0] = lines[0][:-1] + " on the training topology and load."
+        return lines
+
     def load_heading(self, load: float | None) -> str:
         if load is None:
             return "Unscaled traffic"

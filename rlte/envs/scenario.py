@@ -40,6 +40,10 @@ class ScenarioConfig(Options):
     load: float | None = option(0.6, gt=0.0)
     """Load level: one factor makes the mean optimal MLU of the training part equal this. None
     keeps the traffic as loaded."""
+    test_load: float | None = option(None, gt=0.0)
+    """The test part's load level, if not ``load``'s: after the load factor, the test part is
+    multiplied by ``test_load / load`` (a method trained at one load band is evaluated at another).
+    Needs ``load``."""
     capacity: float | None = option(None, gt=0.0)
     """If set, every link's capacity in bit/s."""
     bursts: tuple[float, float, int] | None = None
@@ -71,6 +75,8 @@ class ScenarioConfig(Options):
                 fail(where, "bursts", self.bursts, "[rate, factor, duration] with a factor > 0")
             if not duration >= 1:
                 fail(where, "bursts", self.bursts, "[rate, factor, duration] with a duration >= 1 interval")
+        if self.test_load is not None and self.load is None:
+            fail(where, "test_load", self.test_load, "set together with load (the training part's level)")
         for step, _ in self.failures:
             if step < 0:
                 fail(where, "failures", self.failures, "[step, links] pairs with steps >= 0")
@@ -250,7 +256,7 @@ def assemble(config: ScenarioConfig, topology: Topology, series: TrafficSeries) 
 
     The pipeline: the uniform capacity if set, noise on the whole series, the split in time
     (`TrafficSeries.split`), the load factor from the training part, the held-out validation part,
-    the scaling of both parts, bursts into the test part, then a check that the failures and the
+    the scaling of both parts (the test part's again to ``test_load``), bursts into the test part, then a check that the failures and the
     test-time topology change leave the network connected."""
     if config.capacity is not None:
         topology = topology.with_uniform_capacity(config.capacity)
@@ -280,6 +286,8 @@ def assemble(config: ScenarioConfig, topology: Topology, series: TrafficSeries) 
     if factor != 1.0:
         train = train.scaled(factor) if train is not None else None
         test = test.scaled(factor)
+    if config.test_load is not None:
+        test = test.scaled(config.test_load / config.load)
     bursts: list = []
     if config.bursts is not None:
         rate, size, duration = config.bursts

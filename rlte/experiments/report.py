@@ -121,6 +121,7 @@ def _header(run: Run) -> list[str]:
         lines.append(
             "- Learning: online, inside the simulation, over the whole evaluated run (no separate training)"
         )
+    lines += [f"- {line}" for line in domain.report_protocol(run)]
     if domain.report_note:
         lines.append(f"- {domain.report_note}")
     paper = spec.get("paper")

@@ -182,6 +182,22 @@ def test_validation_holds_out_the_end_of_the_training_part():
     np.testing.assert_array_equal(held.test, real.train[cut:])
 
 
+def test_test_load_rescales_the_test_part_only():
+    real = build(config_from_options(load=0.5, **SMALL))
+    other = build(config_from_options(load=0.5, test_load=0.8, **SMALL))
+    assert other.load_factor == real.load_factor
+    np.testing.assert_array_equal(other.train, real.train)
+    np.testing.assert_allclose(other.test, real.test * (0.8 / 0.5), rtol=1e-12)
+
+
+def test_test_load_needs_a_load():
+    with pytest.raises(
+        RlteError,
+        match=r"^scenario: test_load 0.8: must be set together with load \(the training part's level\)$",
+    ):
+        config_from_options(load=None, test_load=0.8, **SMALL)
+
+
 def test_link_failure_moves_traffic_off_the_link():
     env = gym.make(
         "rlte/TE-v0", failures=((2, (("0", "1"),)),), episode_length=5, with_optimal=False, **SMALL

@@ -604,3 +604,25 @@ def test_a_rate_agrees_with_the_paper_within_its_absolute_tolerance(tmp_path, mo
         "- rlte agrees with the paper within ±1 percentage point on success rate for ecmp at load 0.7: "
         "99.8 % against 99.5 %.\n" in text
     )
+
+
+def test_the_header_states_the_generalisation_protocol(tmp_path):
+    run_dir = make_run(tmp_path)
+    spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
+    spec.update(scenario={"train_fraction": 0.75}, env={"window": 3}, scenarios=[
+        {"name": "plain", "options": {}},
+        {"name": "moved", "options": {"test_topology_change": [["a", "b"]], "test_load": 0.45}},
+        {"name": "weekday", "options": {"train_fraction": 0.5, "validation": 0.5}},
+    ])  # fmt: skip
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
+    lines = get_domain("flow_te").report_protocol(read_run(run_dir))
+    assert lines == [
+        "Protocol: learned methods train on the first 75.0 % of each traffic series; every method is evaluated on "
+        "the rest, a later span disjoint from it, after a 3-interval window.",
+        "Scenario moved: the test topology lacks links a-b, never seen in training; the evaluated part is at load "
+        "0.45, the training part at the cell's load.",
+        "Scenario weekday: learned methods train on the first 25.0 % of each traffic series; every method is "
+        "evaluated on the next 25.0 %, held out from training (a validation span: the test part is never loaded).",
+    ]
+    report = write_report(run_dir).read_text()
+    assert "- Scenario moved: the test topology lacks links a-b" in report
