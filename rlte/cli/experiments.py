@@ -18,9 +18,8 @@ REPRODUCTIONS = {
     "seed002": ("seed002_table1", "seed002_table2", "seed002_table3", "seed002_fig5_6"),
     "seed003": ("seed003_table1", "seed003_fig2", "seed003_fig3", "seed003_fig4", "seed003_fig6"),
     "seed004": ("seed004_table2", "seed004_table3", "seed004_table4", "seed004_sweep"),
-    "dote": (
-        "dote_abilene",
-    ),  # beyond the seeds: DOTE-style TE (Perry et al., NSDI'23) and a FIGRET-style variant
+    # beyond the seeds: DOTE-style TE (Perry et al., NSDI'23), a FIGRET-style variant, the generalisation protocol
+    "dote": ("dote_abilene", "dote_generalisation"),
 }
 
 

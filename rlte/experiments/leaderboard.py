@@ -6,8 +6,8 @@ primary metric (its mean over seeds and the half-width of its 95 % Student-t int
 to the domain's reference (`rlte.domains.Domain.reference`: the mean over the seeds both share of
 ``value / reference - 1``, with its interval; a higher-is-better metric's gap is
 ``1 - value / reference``, so a positive gap is always worse than the reference), the mean
-decision time per step, the training budget of a learned method (the spec's timesteps) and its
-mean training time, and the method's kind (classical, learned or oracle: an oracle sees what it
+decision time per step, the training budget of a learned method (the spec's timesteps; "online"
+for a method that learns as it acts, with no separate training) and its mean training time, and the method's kind (classical, learned or oracle: an oracle sees what it
 routes and is a bound, not a rival). Nothing is recomputed from the cells: the numbers are the
 runs' own.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlte.domains import DECISION_TIME, TRAINING_TIME
+from rlte.domains import DECISION_TIME, TRAINING_TIME, get_method
 from rlte.errors import RlteError
 from rlte.experiments.formatting import format_summary, table_cell
 from rlte.experiments.statistics import Summary, relative_gaps, summarise
@@ -36,7 +36,7 @@ from rlte.fileio import atomic_write_text
 #: The CSV's columns, in order.
 COLUMNS = ("domain", "spec", "run", "topology", "traffic", "scenario", "load", "method", "kind", "seeds",
            "metric", "mean", "ci95", "reference", "gap", "gap_ci95", "decision_ms", "train_timesteps",
-           "train_s")  # fmt: skip
+           "train_s", "online")  # fmt: skip
 
 
 def run_folders(root: str | Path, *, every_run: bool = False) -> list[Path]:
@@ -98,6 +98,8 @@ def run_rows(run: Run) -> list[dict]:
                 decide = per_seed(at_load, label, DECISION_TIME.name)
                 trained = per_seed(at_load, label, TRAINING_TIME.name)
                 learned = run.methods[label]["learned"]
+                method = get_method(run.methods[label]["name"])
+                online = bool(method is not None and method.online)
                 rows.append({
                     "domain": domain.name, "spec": str(run.spec.get("name", run.path.parent.name)),
                     "run": run.path.name, "topology": group.topology, "traffic": group.traffic,
@@ -107,7 +109,8 @@ def run_rows(run: Run) -> list[dict]:
                     "reference": reference if gap is not None else None,
                     "gap": None if gap is None else gap.mean, "gap_ci95": None if gap is None else gap.half_width,
                     "decision_ms": float(decide.mean()) if not decide.empty else None,
-                    "train_timesteps": int(training) if learned and training is not None else None,
+                    "train_timesteps": int(training) if learned and not online and training is not None else None,
+                    "online": online,
                     "train_s": float(trained.mean()) if learned and not trained.empty else None,
                 })  # fmt: skip
     return rows
@@ -186,7 +189,7 @@ def markdown(rows: list[dict], runs: list[Run]) -> str:
             setting = f"{row['topology']} · {row['traffic']} · {row['scenario']}"
             setting += "" if row["load"] is None else f" · load {row['load']:g}"
             value = format_summary(Summary(row["mean"], row["ci95"], row["seeds"]), metric)
-            training = "—"
+            training = "online (learns as it routes)" if row["online"] else "—"
             if row["train_timesteps"] is not None:
                 training = f"{row['train_timesteps']:,} steps"
                 if row["train_s"] is not None:

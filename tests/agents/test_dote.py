@@ -187,8 +187,8 @@ def test_bad_parameter_is_one_line():
 def test_a_spec_runs_dote_beside_the_lp(tmp_path):
     """A grid cell of each DOTE method on NSFNet-14's synthetic week: the domain sets its
     environment (the traffic observation), the LP optimum lies below it on every seed (LP <= every
-    routing), and it lands within 10 % of it (measured: 1.2-1.4 %) while an even split over the same
-    candidate paths is 33-45 % above it."""
+    routing), and it lands within 10 % of it (measured: 1.5 %) while an even split over the same
+    candidate paths is 45 % above it."""
     from rlte.experiments.runner import run_spec
     from rlte.experiments.spec import parse_spec
     from rlte.experiments.store import per_seed, read_run
@@ -196,8 +196,8 @@ def test_a_spec_runs_dote_beside_the_lp(tmp_path):
     raw = {
         "name": "dote_tiny", "description": "DOTE beside the LP on a synthetic week",
         "methods": ["kpath_uniform", "lp_opt", "dote", {"name": "dote_robust", "params": {"robustness": 0.5}}],
-        "topologies": ["nsfnet14"], "traffic": ["diurnal:gravity:1e9"], "loads": [0.6], "seeds": [0, 1],
-        "scenario": {"train_fraction": 0.9}, "training": {"timesteps": 20_000, "checkpoint_every": 10_000},
+        "topologies": ["nsfnet14"], "traffic": ["diurnal:gravity:1e9"], "loads": [0.6], "seeds": [0],
+        "scenario": {"train_fraction": 0.95}, "training": {"timesteps": 10_000, "checkpoint_every": 10_000},
         "env": {"window": 2, "k": 3},
     }  # fmt: skip
     summary = run_spec(parse_spec(raw), runs_dir=tmp_path, run_id="one", progress=False)
@@ -205,10 +205,10 @@ def test_a_spec_runs_dote_beside_the_lp(tmp_path):
     run = read_run(summary.run_dir)
     rows = run.results
     lp, even = per_seed(rows, "lp_opt", "mlu"), per_seed(rows, "kpath_uniform", "mlu")
-    assert len(lp) == len(even) == 2
+    assert len(lp) == len(even) == 1
     for method in ("dote", "dote_robust"):
         mlu = per_seed(rows, method, "mlu")
-        assert len(mlu) == 2
+        assert len(mlu) == 1
         assert (mlu >= lp - 1e-9).all()
         assert (mlu < 1.10 * lp).all() and (mlu < even).all()
         assert run.methods[method]["learned"]
