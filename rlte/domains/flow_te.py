@@ -179,7 +179,10 @@ class FlowTE(Domain):
         matrices = scenario.matrices(part)
         history = np.concatenate([scenario.train, matrices[:window]]) if part == "test" else matrices[:window]
         baseline = make_baseline(name, cache=scenario.lp)
+        reused = scenario.lp.reused_time_s
         segments, elapsed = route_segments(baseline, scenario, part, history, matrices[window:])
+        # an LP solution another method of this process solved first counts at its own solve time
+        elapsed += scenario.lp.reused_time_s - reused
         series = {
             metric.name: np.concatenate([np.atleast_1d(getattr(stats, metric.name)) for _, stats in segments])
             for metric in self.metrics

@@ -157,7 +157,9 @@ def markdown(rows: list[dict], runs: list[Run]) -> str:
         "`rlte leaderboard`). Each value is the mean over seeds ± the half-width of its 95 % Student-t "
         "interval; the gap is to the domain's reference, per seed on the seeds both share (positive: "
         "worse than the reference). Oracles see what they decide and are bounds, not rivals. The "
-        "training budget is the spec's timesteps (environment steps; DOTE: training examples).",
+        "training budget is the spec's timesteps (environment steps; DOTE: training examples). Decision "
+        "times are per evaluated step; runs made before rlte counted a cached LP solution at its solve time "
+        "show an LP that reused another method's solutions (lp_opt after lp_last) near 0 ms.",
         "",
         "Runs:",
         "",
