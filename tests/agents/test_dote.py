@@ -184,11 +184,10 @@ def test_bad_parameter_is_one_line():
 
 
 # ---------------------------------------------------------------------- through the pipeline
-def test_a_spec_runs_dote_beside_the_lp(tmp_path):
-    """A grid cell of each DOTE method on NSFNet-14's synthetic week: the domain sets its
-    environment (the traffic observation), the LP optimum lies below it on every seed (LP <= every
-    routing), and it lands within 10 % of it (measured: 1.5 %) while an even split over the same
-    candidate paths is 45 % above it."""
+def test_a_spec_runs_dote_beside_the_lp(tmp_path, diamond):
+    """A grid cell of each DOTE method on the diamond's synthetic week: the domain sets its
+    environment (the traffic observation), the LP optimum lies below it (LP <= every routing), and it
+    lands within 5 % of it (measured: about 1 %) while an even split over the same two paths is twice it."""
     from rlte.experiments.runner import run_spec
     from rlte.experiments.spec import parse_spec
     from rlte.experiments.store import per_seed, read_run
@@ -196,9 +195,9 @@ def test_a_spec_runs_dote_beside_the_lp(tmp_path):
     raw = {
         "name": "dote_tiny", "description": "DOTE beside the LP on a synthetic week",
         "methods": ["kpath_uniform", "lp_opt", "dote", {"name": "dote_robust", "params": {"robustness": 0.5}}],
-        "topologies": ["nsfnet14"], "traffic": ["diurnal:gravity:1e9"], "loads": [0.6], "seeds": [0],
-        "scenario": {"train_fraction": 0.95}, "training": {"timesteps": 10_000, "checkpoint_every": 10_000},
-        "env": {"window": 2, "k": 3},
+        "topologies": [diamond], "traffic": ["diurnal:uniform:1e9"], "loads": [0.6], "seeds": [0],
+        "scenario": {"train_fraction": 0.9}, "training": {"timesteps": 20_000, "checkpoint_every": 10_000},
+        "env": {"window": 2, "k": 2},
     }  # fmt: skip
     summary = run_spec(parse_spec(raw), runs_dir=tmp_path, run_id="one", progress=False)
     assert summary.failed == 0, summary.errors
@@ -210,5 +209,5 @@ def test_a_spec_runs_dote_beside_the_lp(tmp_path):
         mlu = per_seed(rows, method, "mlu")
         assert len(mlu) == 1
         assert (mlu >= lp - 1e-9).all()
-        assert (mlu < 1.10 * lp).all() and (mlu < even).all()
+        assert (mlu < 1.05 * lp).all() and (mlu < even).all()
         assert run.methods[method]["learned"]
