@@ -53,7 +53,8 @@ class TorchPathFlow:
                  capacity_scale: float = 1.0, dense_limit: int = 2_000_000) -> None:  # fmt: skip
         from rlte.sim.flow import FlowModel
 
-        incidence = sp.coo_matrix(FlowModel(topology).paths(pathset).incidence)
+        self.evaluator = FlowModel(topology).paths(pathset)
+        incidence = sp.coo_matrix(self.evaluator.incidence)
         self.num_demands, self.k_slots = pathset.mask.shape
         self.num_links = int(topology.num_links)
         self.dtype = dtype
@@ -72,11 +73,10 @@ class TorchPathFlow:
         self.pair_link = torch.from_numpy(keys % self.num_links)
         self.capacity = torch.as_tensor(np.asarray(topology.capacity, dtype=np.float64) / float(capacity_scale),
                                         dtype=dtype)  # fmt: skip
-        self.pairs = np.asarray(pathset.pairs)
 
     def demands(self, traffic: np.ndarray) -> np.ndarray:
         """Traffic matrices [..., N, N] as demand vectors [..., D] in the path set's order."""
-        return np.asarray(traffic)[..., self.pairs[:, 0], self.pairs[:, 1]]
+        return self.evaluator.demand_vector(np.asarray(traffic))
 
     def link_loads(self, splits: Tensor, demands: Tensor) -> Tensor:
         """Offered link loads. Shapes: splits [..., D, K], demands [..., D] -> [..., E]."""
