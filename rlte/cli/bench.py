@@ -63,7 +63,40 @@ def _line(row: dict) -> str | None:
             f"MAROH memory look-up, {row['memory']} ({row['agents']} agents, {row['representatives']} representatives "
             f"of {row['state_size']} values each): {row['lookup_us']:,.1f} us"
         )
-    return None
+    if kind == "strl_hour":
+        return (
+            f"STRL queueing network, one hour ({row['classes']} classes, {row['queues']} queues, {row['substeps']} "
+            f"substeps), one core: {row['compiled_ms']:.2f} ms compiled, {row['reference_ms']:,.0f} ms by the "
+            f"plain-Python reference ({row['speedup']:.0f}x)"
+        )
+    if kind == "strl_env":
+        return f"env rlte/STRL-v0: {row['step_ms']:.2f} ms per step (one core; warm-up {row['warmup_hours']} hours)"
+    if kind == "strl_training":
+        return (
+            f"{row['method'].upper()} DDPG training on rlte/STRL-v0, one core: {row['ms_per_step']:,.1f} ms per step, "
+            f"so the paper's 50,000 steps in {row['paper_budget_h']:.2f} h per seed"
+        )
+    if kind == "dote_paths":
+        return (
+            f"paths, {row['topology']} ({row['nodes']} nodes, {row['pairs']:,} pairs), Yen k=4: "
+            f"{row['computed_s']:.1f} s computed, {row['cached_s']:.2f} s from the path cache"
+        )
+    if kind == "dote_scale":
+        return (
+            f"dote, {row['topology']} ({row['nodes']} nodes, {row['demands']:,} demands), one core: "
+            f"{row['train_ms_per_step']:,.0f} ms per training step over {row['examples']:,} examples, decision "
+            f"{row['decision_ms']:.1f} ms against the LP's {row['lp_solve_s']:.2f} s; MLU {100 * row['dote_gap']:.1f} % "
+            f"above the LP over {row['intervals']} test intervals (ECMP {100 * row['ecmp_gap']:.1f} %)"
+        )
+    if kind == "lp_opt":
+        return None  # shown as a table
+    # a benchmark without its own sentence is still shown, as its fields
+    fields = ", ".join(
+        f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in row.items()
+        if key != "benchmark"
+    )
+    return f"{kind}: {fields}"
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
