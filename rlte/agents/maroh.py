@@ -307,12 +307,19 @@ def dense_round(layer: LinkMessagePassing, hidden: Tensor, graph: ExchangeGraph)
     first, *rest = list(layer.message_network)
     receiver_part = torch.nn.functional.linear(hidden, first.weight[:, :size], first.bias)
     sender_part = torch.nn.functional.linear(hidden, first.weight[:, size:])
-    messages = receiver_part[..., graph.receivers, :] + sender_part[..., graph.senders, :]
+    # index_select, not indexing: its backward is an index_add, where indexing's is a slow
+    # accumulating index_put on the CPU (the same sums)
+    agents = hidden.dim() - 2
+    messages = receiver_part.index_select(agents, graph.receivers) + sender_part.index_select(
+        agents, graph.senders
+    )
     messages = _run_mlp(nn.Sequential(*rest), messages)
     if graph.num_edges == 0:  # nobody hears anybody: every minimum and maximum is the silent 0
         smallest = largest = messages.new_zeros((*hidden.shape[:-1], messages.shape[-1]))
     else:
-        table = messages[..., graph.slots, :]  # [..., E, D, H]
+        table = messages.index_select(agents, graph.slots.reshape(-1)).unflatten(
+            agents, graph.slots.shape
+        )  # [..., E, D, H]
         smallest, largest = table.amin(dim=-2), table.amax(dim=-2)
         if graph.any_silent:
             quiet = graph.silent.unsqueeze(-1)
