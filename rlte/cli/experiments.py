@@ -87,7 +87,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         check_run_id(args.run_id, "--run-id")
     output_folder(args.publish, "--publish")  # now, not after the hours of training it publishes
     folder = _specs_folder(args)
-    names = REPRODUCTIONS[args.paper]
+    every = REPRODUCTIONS[args.paper]
+    names = every
+    if args.only is not None:
+        names = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in names if name not in every]
+        if not names or unknown:
+            problem = f"{unknown[0]!r} is not a spec of {args.paper}" if unknown else "no spec named"
+            raise RlteError(f"--only {args.only!r}: {problem} (its specs: {', '.join(every)})")
+        names = [name for name in every if name in names]  # the paper's order
     missing = [name for name in names if not (folder / f"{name}.yaml").exists()]
     if missing:
         raise RlteError(
@@ -128,7 +136,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         else:
             path = publish(args.paper, run_dirs, Path(publish_dir), started=started,
                            elapsed_s=time.perf_counter() - began, workers=args.workers, quick=args.quick,
-                           checkout=folder.parent)  # fmt: skip
+                           checkout=folder.parent, specs=list(every))  # fmt: skip
             print(f"published {path}", flush=True)
     return 1 if failed else 0
 
@@ -229,6 +237,10 @@ def add_commands(commands) -> None:
         "of the checkout)",
     )  # fmt: skip
     p.add_argument("--no-publish", action="store_true", help="do not write the published results")
+    p.add_argument(
+        "--only", metavar="SPEC[,SPEC]",
+        help="run (and publish) only these specs of the paper; the page keeps the others' published sections",
+    )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     data_dir_option(p)
     p.set_defaults(func=cmd_reproduce)

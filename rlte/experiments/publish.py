@@ -5,6 +5,7 @@ running anything."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -58,20 +59,63 @@ def _cell_seconds(run_dir: Path) -> float:
     return float(per_cell["runtime_s"].first().sum())
 
 
+#: Files of a run folder that are published with it (the figures go beside the page).
+PUBLISHED_RUN_FILES = ("spec.yaml", "run.json", "results.csv", "report.md")
+#: The provenance of a published run (commit, date, machine, time), beside its files.
+PROVENANCE_FILE = "published.json"
+
+
+def published_run(out_dir: Path, spec_name: str, run_id: str) -> Path:
+    """Where a spec's run is published: ``<out_dir>/runs/<spec>/<run id>/`` (a run store of its own,
+    which `rlte leaderboard --runs-dir docs/results/runs` reads)."""
+    return Path(out_dir) / "runs" / spec_name / run_id
+
+
+def _publish_run(run_dir: Path, target: Path, provenance: dict) -> None:
+    """Copy a run's small files (`PUBLISHED_RUN_FILES`, never its cells or checkpoints) to ``target``
+    with its provenance; a file of an earlier publication that the run lacks is removed."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PUBLISHED_RUN_FILES:
+        source = run_dir / name
+        if source.is_file():
+            atomic_write_text(target / name, source.read_text(encoding="utf-8"))
+        elif (target / name).exists():
+            (target / name).unlink()
+    atomic_write_text(target / PROVENANCE_FILE, json.dumps(provenance, indent=1) + "\n")
+
+
+def _provenance_lines(provenance: dict) -> list[str]:
+    return [
+        f"- Commit: `{provenance['commit']}`",
+        f"- Date: {provenance['date']}",
+        f"- Machine: {provenance['machine']}",
+        f"- Time: {provenance['cell_minutes']:.1f} minutes of cell time (summed over cells) with "
+        f"{provenance['workers']} worker(s); the invocation that finished it ran {provenance['elapsed_minutes']:.1f} "
+        "minutes (a resumed run counts only what it ran)",
+    ]
+
+
 def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, elapsed_s: float, workers: int,
-            quick: bool, checkout: Path) -> Path:  # fmt: skip
-    """Write ``out_dir/<paper>.md`` from the runs' ``report.md`` files, and copy their figures to
-    ``out_dir/<paper>/<spec>/``.
+            quick: bool, checkout: Path, specs: list[str] | None = None) -> Path:  # fmt: skip
+    """Publish the runs and (re)write ``out_dir/<paper>.md`` from every published spec of the paper.
+
+    Each run goes to `published_run` (its spec, ``run.json``, ``results.csv``, ``report.md`` and a
+    ``published.json`` with the commit, date, machine and times) and its figures to
+    ``out_dir/<paper>/<spec>/``. The page then has one section per spec of the paper, in order:
+    the published report of that spec (this run's or an earlier invocation's, say one that ran
+    ``--only`` that spec), or a line saying it has not been published in this mode yet. So a
+    reproduction too long for one sitting can be run and published a spec at a time.
 
     Args:
         paper: the reproduction's name (``seed000``).
-        run_dirs: its runs, in order, each with a written ``report.md``.
+        run_dirs: the runs of this invocation, each with a written ``report.md``.
         out_dir: where to publish (``docs/results`` of the checkout).
         started: when the reproduction command started (seconds since the epoch).
         elapsed_s: how long it ran (wall clock, this invocation).
         workers: cells in parallel.
         quick: whether the specs ran in quick mode.
         checkout: the repository, for its commit.
+        specs: every spec of the paper, in order (default: those of ``run_dirs``).
 
     Returns:
         The page's path.
@@ -79,24 +123,19 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RlteError(f"--publish {str(out_dir)!r}: not a directory")
+    run_dirs = [Path(run_dir) for run_dir in run_dirs]
+    specs = list(specs) if specs is not None else [run_dir.parent.name for run_dir in run_dirs]
+    run_ids = {run_dir.name for run_dir in run_dirs}
+    if len(run_ids) != 1:
+        raise RlteError(f"publish {paper}: runs of one run id expected, got {', '.join(sorted(run_ids))}")
+    run_id = run_ids.pop()
     figures_root = out_dir / paper
-    cell_s = sum(_cell_seconds(run_dir) for run_dir in run_dirs)
-    lines = [
-        f"# {paper}: rlte's reproduction" + (" (quick mode)" if quick else ""),
-        "",
-        f"Written by `rlte reproduce {paper}{' --quick' if quick else ''}` from its runs; do not edit by hand.",
-        "",
-        f"- Commit: `{_commit(checkout)}`",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(started))}",
-        f"- Machine: {machine()}",
-        f"- Time: {elapsed_s / 60:.1f} minutes of this invocation with {workers} worker(s) "
-        f"({cell_s / 60:.1f} minutes of cell time in all, summed over cells; a resumed reproduction "
-        "counts only what this invocation ran in the first figure)",
-        f"- Runs: {', '.join(f'`{run_dir}`' for run_dir in run_dirs)}",
-        "",
-    ]
+    base = {
+        "commit": _commit(checkout), "date": time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(started)),
+        "machine": machine(), "workers": int(workers), "elapsed_minutes": elapsed_s / 60, "quick": bool(quick),
+        "command": f"rlte reproduce {paper}{' --quick' if quick else ''}",
+    }  # fmt: skip
     for run_dir in run_dirs:
-        report = (run_dir / "report.md").read_text()
         spec_name = run_dir.parent.name
         target = figures_root / spec_name
         if target.exists():
@@ -106,9 +145,51 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
             target.mkdir(parents=True, exist_ok=True)
             for figure in sorted(figures.glob("*.png")):
                 shutil.copyfile(figure, target / figure.name)
+        provenance = {**base, "cell_minutes": _cell_seconds(run_dir) / 60}
+        _publish_run(run_dir, published_run(out_dir, spec_name, run_id), provenance)
+    lines = [
+        f"# {paper}: rlte's reproduction" + (" (quick mode)" if quick else ""),
+        "",
+        f"Written by `rlte reproduce {paper}{' --quick' if quick else ''}` from its runs; do not edit by hand. "
+        f"Each spec's run is published with its results (`{out_dir.name}/runs/<spec>/{run_id}/results.csv`, "
+        "every seed's numbers) and its provenance below.",
+        "",
+    ]
+    missing = []
+    for spec_name in specs:
+        published = published_run(out_dir, spec_name, run_id)
+        if not (published / "report.md").is_file():
+            missing.append(spec_name)
+            continue
+        try:
+            provenance = json.loads((published / PROVENANCE_FILE).read_text(encoding="utf-8"))
+            provenance_lines = _provenance_lines(provenance)
+        except (OSError, ValueError, KeyError, TypeError):
+            provenance_lines = ["- Provenance: not recorded"]
+        report = (published / "report.md").read_text(encoding="utf-8")
         report = re.sub(r"\]\(figures/", f"]({paper}/{spec_name}/", report)
         report = re.sub(r"^(#+) ", r"#\1 ", report, flags=re.MULTILINE)  # every heading one level down
-        lines += [report.rstrip(), ""]
+        heading, _, rest = report.partition("\n")
+        lines += [
+            heading,
+            "",
+            *provenance_lines,
+            f"- Runs: `{run_dir_text(published, out_dir)}`",
+            rest.rstrip(),
+            "",
+        ]
+    if missing:
+        lines += ["## Not yet published", "",
+                  f"Not run to the end in this mode yet (`rlte reproduce {paper} --only SPEC` runs one): "
+                  + ", ".join(f"`{name}`" for name in missing) + ".", ""]  # fmt: skip
     page = out_dir / f"{paper}.md"
     atomic_write_text(page, "\n".join(lines).rstrip() + "\n")
     return page
+
+
+def run_dir_text(published: Path, out_dir: Path) -> str:
+    """A published run's folder relative to the publication folder's parent (``results/runs/...``)."""
+    try:
+        return str(published.relative_to(out_dir.parent))
+    except ValueError:
+        return str(published)

@@ -114,3 +114,42 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
     )
     assert main([*command, "--run-id", "again"]) == 0
     assert (tmp_path / "runs" / last / "again" / "report.md").exists()
+    # every published run is a run store of its own: its results, spec and provenance, no cells
+    for name in REPRODUCTIONS["seed000"]:
+        run = published / "runs" / name / "quick"
+        assert (run / "results.csv").read_text() == (
+            tmp_path / "runs" / name / "quick" / "results.csv"
+        ).read_text()
+        assert sorted(p.name for p in run.iterdir()) == [
+            "published.json",
+            "report.md",
+            "results.csv",
+            "run.json",
+            "spec.yaml",
+        ]
+        provenance = yaml.safe_load((run / "published.json").read_text())
+        assert provenance["quick"] is True and provenance["workers"] == 2 and provenance["cell_minutes"] > 0
+    board = tmp_path / "board.md"
+    assert main(["leaderboard", "--runs-dir", str(published / "runs"), "--out", str(board)]) == 0
+    assert "ma_trpo" in board.read_text()
+    # --only: one spec runs and is published; the page keeps the sections published before
+    alone = REPRODUCTIONS["seed000"][0]
+    capsys.readouterr()
+    assert main([*again[:-2], "--publish", str(published), "--only", alone]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{alone}: ") and "1 specs in" in out
+    assert [
+        line for line in (published / "seed000.md").read_text().splitlines() if line.startswith("## ")
+    ] == [f"## rlte report: {name}" for name in REPRODUCTIONS["seed000"]]
+    # ... and a page with a spec never published says so
+    fresh = tmp_path / "fresh"
+    assert main([*again[:-2], "--publish", str(fresh), "--only", alone]) == 0
+    page = (fresh / "seed000.md").read_text()
+    assert f"## rlte report: {alone}" in page and "## Not yet published" in page
+    assert ", ".join(f"`{name}`" for name in REPRODUCTIONS["seed000"][1:]) in page
+    assert main([*again, "--only", "seed000_table9"]) == 2
+    assert capsys.readouterr().err == (
+        "rlte: error: --only 'seed000_table9': 'seed000_table9' is not a spec of seed000 (its specs: "
+        + ", ".join(REPRODUCTIONS["seed000"])
+        + ")\n"
+    )
