@@ -220,20 +220,22 @@ class FlowTE(Domain):
         window = int((spec.get("env") or {}).get("window", TEOptionsBase.window))
         on_train = (spec.get("evaluation") or {}).get("part", "test") == "train"
 
-        def split(options: dict) -> tuple[float, float]:
+        def split(options: dict) -> tuple[float, float, int | None]:
             fraction = float(options.get("train_fraction", ScenarioConfig.train_fraction))
-            return fraction, float(options.get("validation", 0.0) or 0.0)
+            return fraction, float(options.get("validation", 0.0) or 0.0), options.get("test_intervals")
 
         def span_of(options: dict) -> str:
-            fraction, validation = split(options)
+            fraction, validation, _ = split(options)
             if on_train:
                 return "every method is evaluated on the training part itself (no held-out span)"
             if validation:
                 return (f"learned methods train on the first {percent(fraction * (1 - validation))} of each traffic "
                         f"series; every method is evaluated on the next {percent(fraction * validation)}, held out "
                         "from training (a validation span: the test part is never loaded)")  # fmt: skip
+            head = options.get("test_intervals")
+            rest = f"the rest's first {int(head)} intervals" if head else "the rest"
             return (f"learned methods train on the first {percent(fraction)} of each traffic series; every method "
-                    "is evaluated on the rest, a later span disjoint from it")  # fmt: skip
+                    f"is evaluated on {rest}, a later span disjoint from it")  # fmt: skip
 
         span = span_of(common)
         lines = [f"Protocol: {span}, after a {window}-interval window."]
@@ -260,6 +262,41 @@ class FlowTE(Domain):
         if len(lines) == 1:
             lines[0] = lines[0][:-1] + " on the training topology and load."
         return lines
+
+    def report_figures(self, run, folder):
+        """With two or more topologies of different sizes: each method's MLU gap to ``lp_opt`` (mean
+        over seeds and its 95 % interval) and its decision time per interval, against the node count
+        (the topology-size curve of `experiments/dote_scale.yaml`); one figure per (traffic,
+        scenario, load)."""
+        from rlte.experiments.store import load_value
+        from rlte.net.topology import load_topology
+
+        reference = run.label_of(self.reference)
+        results = run.results
+        if reference is None or results["topology"].nunique() < 2:
+            return []
+        nodes = {}
+        for name in results["topology"].unique():
+            try:
+                nodes[name] = load_topology(str(name)).num_nodes
+            except RlteError:
+                return []  # a topology not loadable here (a data-directory one): no size axis
+        if len(set(nodes.values())) < 2:
+            return []
+        made = []
+        settings = results[["traffic", "scenario", "load"]].drop_duplicates().itertuples(index=False)
+        for number, (traffic, scenario, load) in enumerate(settings):
+            rows = results[
+                (results["traffic"] == traffic)
+                & (results["scenario"] == scenario)
+                & (results["load"] == load)
+            ]
+            path = size_figure(run, rows, nodes, reference, folder / f"size_{number}.png",
+                               f"{traffic}, {scenario}" + ("" if load_value(load) is None else f", load {load:g}"))  # fmt: skip
+            if path is not None:
+                made.append((f"MLU gap to {reference} and decision time against topology size ({traffic}, {scenario})",
+                             path))  # fmt: skip
+        return made
 
     def load_heading(self, load: float | None) -> str:
         if load is None:
@@ -344,6 +381,64 @@ def compare_baselines(scenario, methods, *, progress=None) -> list[dict]:
         row["link_util"] = np.atleast_2d(stats.utilisation).mean(axis=0)
         rows.append(row)
     return rows
+
+
+def size_curves(run, rows, nodes: dict, reference: str) -> dict[str, dict]:
+    """Per method, over the topologies in order of size: ``nodes``, the MLU gap to ``reference``
+    in % (``gap``, mean over the seeds both have of ``100 (mlu / ref - 1)``, and ``gap_ci95``, NaN
+    for the reference itself) and the mean decision time in ms (``decision_ms``, NaN if absent)."""
+    from rlte.domains import DECISION_TIME
+    from rlte.experiments.statistics import relative_gaps, summarise
+    from rlte.experiments.store import per_seed
+
+    curves = {}
+    for label in run.method_order():
+        curve = {"nodes": [], "gap": [], "gap_ci95": [], "decision_ms": []}
+        for topology in sorted(nodes, key=lambda name: nodes[name]):
+            at = rows[rows["topology"] == topology]
+            values, ref = per_seed(at, label, "mlu"), per_seed(at, reference, "mlu")
+            if values.empty:
+                continue
+            gap = (
+                summarise(100 * relative_gaps(values, ref)) if label != reference and not ref.empty else None
+            )
+            decide = per_seed(at, label, DECISION_TIME.name)
+            curve["nodes"].append(nodes[topology])
+            curve["gap"].append(gap.mean if gap is not None else math.nan)
+            curve["gap_ci95"].append(gap.half_width if gap is not None else math.nan)
+            curve["decision_ms"].append(float(decide.mean()) if not decide.empty else math.nan)
+        if curve["nodes"]:
+            curves[label] = curve
+    return curves
+
+
+def size_figure(run, rows, nodes: dict, reference: str, path, title: str):
+    """The size curves (`size_curves`) drawn: gap to the reference against the nodes, and the
+    decision time (log scale); None when no method has a gap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = size_curves(run, rows, nodes, reference)
+    if not any(label != reference and any(map(math.isfinite, c["gap"])) for label, c in curves.items()):
+        return None
+    figure, (gap_axis, time_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for label, curve in curves.items():
+        if label != reference:
+            gap_axis.errorbar(curve["nodes"], curve["gap"], yerr=np.nan_to_num(curve["gap_ci95"]), marker="o",
+                              capsize=3, label=label)  # fmt: skip
+        if any(math.isfinite(t) and t > 0 for t in curve["decision_ms"]):
+            time_axis.plot(curve["nodes"], curve["decision_ms"], marker="o", label=label)
+    gap_axis.axhline(0.0, color="black", linewidth=0.8)
+    gap_axis.set(xlabel="nodes", ylabel=f"MLU above {reference} (%)", title=title)
+    time_axis.set(xlabel="nodes", ylabel="decision time per interval (ms)", yscale="log")
+    gap_axis.legend(fontsize=8)
+    time_axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def band_of(load: float) -> str | None:

@@ -44,6 +44,10 @@ class ScenarioConfig(Options):
     """The test part's load level, if not ``load``'s: after the load factor, the test part is
     multiplied by ``test_load / load`` (a method trained at one load band is evaluated at another).
     Needs ``load``."""
+    test_intervals: int | None = option(None, ge=1)
+    """If set, only the test part's first this many intervals (the environments' observation window
+    among them): for large topologies, where the LP costs minutes per interval. The training part
+    and the load factor are unchanged."""
     capacity: float | None = option(None, gt=0.0)
     """If set, every link's capacity in bit/s."""
     bursts: tuple[float, float, int] | None = None
@@ -256,7 +260,7 @@ def assemble(config: ScenarioConfig, topology: Topology, series: TrafficSeries) 
 
     The pipeline: the uniform capacity if set, noise on the whole series, the split in time
     (`TrafficSeries.split`), the load factor from the training part, the held-out validation part,
-    the scaling of both parts (the test part's again to ``test_load``), bursts into the test part, then a check that the failures and the
+    the test part's first ``test_intervals``, the scaling of both parts (the test part's again to ``test_load``), bursts into the test part, then a check that the failures and the
     test-time topology change leave the network connected."""
     if config.capacity is not None:
         topology = topology.with_uniform_capacity(config.capacity)
@@ -283,6 +287,13 @@ def assemble(config: ScenarioConfig, topology: Topology, series: TrafficSeries) 
                 f"interval of the {steps} training intervals"
             )
         train, test = train.split(at=steps - held_out)
+    if config.test_intervals is not None:
+        if config.test_intervals > len(test):
+            raise RlteError(
+                f"test_intervals {config.test_intervals}: the test part has only {len(test)} intervals"
+            )
+        if config.test_intervals < len(test):
+            test, _ = test.split(at=config.test_intervals)
     if factor != 1.0:
         train = train.scaled(factor) if train is not None else None
         test = test.scaled(factor)

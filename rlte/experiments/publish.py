@@ -155,11 +155,16 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
         "every seed's numbers) and its provenance below.",
         "",
     ]
+    page = out_dir / f"{paper}.md"
+    earlier = _earlier_sections(page)
     missing = []
     for spec_name in specs:
         published = published_run(out_dir, spec_name, run_id)
         if not (published / "report.md").is_file():
-            missing.append(spec_name)
+            if spec_name in earlier:  # published before runs were (kept as it was, with its provenance)
+                lines += [*earlier[spec_name], ""]
+            else:
+                missing.append(spec_name)
             continue
         try:
             provenance = json.loads((published / PROVENANCE_FILE).read_text(encoding="utf-8"))
@@ -182,9 +187,39 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
         lines += ["## Not yet published", "",
                   f"Not run to the end in this mode yet (`rlte reproduce {paper} --only SPEC` runs one): "
                   + ", ".join(f"`{name}`" for name in missing) + ".", ""]  # fmt: skip
-    page = out_dir / f"{paper}.md"
     atomic_write_text(page, "\n".join(lines).rstrip() + "\n")
     return page
+
+
+_SECTION = re.compile(r"^## rlte report: (\S+)\s*$")
+_PROVENANCE = ("- Commit: ", "- Date: ", "- Machine: ", "- Time: ")
+
+
+def _earlier_sections(page: Path) -> dict[str, list[str]]:
+    """The spec sections of an existing page (``## rlte report: <spec>`` up to the next ``## ``
+    heading), each with provenance lines: its own, or the page header's for a page written before
+    sections had their own (whose runs were not published)."""
+    if not page.is_file():
+        return {}
+    text = page.read_text(encoding="utf-8").splitlines()
+    first = next((i for i, line in enumerate(text) if line.startswith("## ")), len(text))
+    header = [line for line in text[:first] if line.startswith(_PROVENANCE)]
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in text:
+        match = _SECTION.match(line)
+        if match:
+            current = sections.setdefault(match.group(1), [line])
+        elif line.startswith("## "):
+            current = None
+        elif current is not None:
+            current.append(line)
+    for lines in sections.values():
+        if not any(line.startswith(_PROVENANCE) for line in lines):
+            lines[1:1] = ["", *header]
+        while lines and not lines[-1].strip():
+            lines.pop()
+    return sections
 
 
 def run_dir_text(published: Path, out_dir: Path) -> str:

@@ -190,6 +190,22 @@ def test_test_load_rescales_the_test_part_only():
     np.testing.assert_allclose(other.test, real.test * (0.8 / 0.5), rtol=1e-12)
 
 
+def test_test_intervals_keeps_the_head_of_the_test_part():
+    real = build(config_from_options(load=0.5, **SMALL))
+    short = build(config_from_options(load=0.5, test_intervals=10, **SMALL))
+    assert short.load_factor == real.load_factor
+    np.testing.assert_array_equal(short.train, real.train)
+    np.testing.assert_array_equal(short.test, real.test[:10])
+    env = gym.make("rlte/TE-v0", part="test", episode_length=None, with_optimal=False, test_intervals=10,
+                   **SMALL).unwrapped  # fmt: skip
+    env.reset(seed=0)
+    assert env.core.episode_length == 10 - env.core.window
+    with pytest.raises(RlteError, match=rf"^test_intervals 9999: the test part has only {len(real.test)} intervals$"):
+        build(config_from_options(load=0.5, test_intervals=9999, **SMALL))
+    with pytest.raises(RlteError, match=r"^scenario: test_intervals 0: must be >= 1"):
+        config_from_options(test_intervals=0, **SMALL)
+
+
 def test_test_load_needs_a_load():
     with pytest.raises(
         RlteError,

@@ -613,6 +613,7 @@ def test_the_header_states_the_generalisation_protocol(tmp_path):
         {"name": "plain", "options": {}},
         {"name": "moved", "options": {"test_topology_change": [["a", "b"]], "test_load": 0.45}},
         {"name": "weekday", "options": {"train_fraction": 0.5, "validation": 0.5}},
+        {"name": "head", "options": {"test_intervals": 12}},
     ])  # fmt: skip
     (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
     lines = get_domain("flow_te").report_protocol(read_run(run_dir))
@@ -623,6 +624,8 @@ def test_the_header_states_the_generalisation_protocol(tmp_path):
         "0.45, the training part at the cell's load.",
         "Scenario weekday: learned methods train on the first 25.0 % of each traffic series; every method is "
         "evaluated on the next 25.0 %, held out from training (a validation span: the test part is never loaded).",
+        "Scenario head: learned methods train on the first 75.0 % of each traffic series; every method is "
+        "evaluated on the rest's first 12 intervals, a later span disjoint from it.",
     ]
     report = write_report(run_dir).read_text()
     assert "- Scenario moved: the test topology lacks links a-b" in report

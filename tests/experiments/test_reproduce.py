@@ -147,6 +147,19 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
     page = (fresh / "seed000.md").read_text()
     assert f"## rlte report: {alone}" in page and "## Not yet published" in page
     assert ", ".join(f"`{name}`" for name in REPRODUCTIONS["seed000"][1:]) in page
+    # a page written before runs were published keeps its sections, with its header's provenance
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    kept = REPRODUCTIONS["seed000"][1]
+    (legacy / "seed000.md").write_text(
+        "# seed000: rlte's reproduction\n\n- Commit: `abc`\n- Date: 2026-01-01\n\n"
+        f"## rlte report: {kept}\n\nthe old numbers\n\n### a table\n\n| x |\n"
+    )
+    assert main([*again[:-2], "--publish", str(legacy), "--only", alone]) == 0
+    page = (legacy / "seed000.md").read_text()
+    assert f"## rlte report: {kept}\n\n- Commit: `abc`\n- Date: 2026-01-01\n\nthe old numbers\n\n### a table\n\n| x |\n" in page
+    assert page.index(f"## rlte report: {alone}") < page.index(f"## rlte report: {kept}")
+    assert ", ".join(f"`{name}`" for name in REPRODUCTIONS["seed000"][2:]) + "." in page
     assert main([*again, "--only", "seed000_table9"]) == 2
     assert capsys.readouterr().err == (
         "rlte: error: --only 'seed000_table9': 'seed000_table9' is not a spec of seed000 (its specs: "
