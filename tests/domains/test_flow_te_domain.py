@@ -49,7 +49,9 @@ def _size_run(tmp_path, topologies):
         for seed in (0, 1, 2):
             optimum = 0.5 + 0.1 * seed
             for method, factor in (("ecmp", 1.5), ("dote", 1.1 + 0.01 * seed), ("lp_opt", 1.0)):
-                lines.append(f"{method},{topology},diurnal:gravity:1e9,,plain,{seed},mlu,{optimum * factor},1")
+                lines.append(
+                    f"{method},{topology},diurnal:gravity:1e9,,plain,{seed},mlu,{optimum * factor},1"
+                )
             lines.append(f"dote,{topology},diurnal:gravity:1e9,,plain,{seed},decision_ms,2.0,1")
     (run / "results.csv").write_text("\n".join(lines) + "\n")
     return run

@@ -200,7 +200,9 @@ def test_test_intervals_keeps_the_head_of_the_test_part():
                    **SMALL).unwrapped  # fmt: skip
     env.reset(seed=0)
     assert env.core.episode_length == 10 - env.core.window
-    with pytest.raises(RlteError, match=rf"^test_intervals 9999: the test part has only {len(real.test)} intervals$"):
+    with pytest.raises(
+        RlteError, match=rf"^test_intervals 9999: the test part has only {len(real.test)} intervals$"
+    ):
         build(config_from_options(load=0.5, test_intervals=9999, **SMALL))
     with pytest.raises(RlteError, match=r"^scenario: test_intervals 0: must be >= 1"):
         config_from_options(test_intervals=0, **SMALL)

@@ -157,7 +157,10 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
     )
     assert main([*again[:-2], "--publish", str(legacy), "--only", alone]) == 0
     page = (legacy / "seed000.md").read_text()
-    assert f"## rlte report: {kept}\n\n- Commit: `abc`\n- Date: 2026-01-01\n\nthe old numbers\n\n### a table\n\n| x |\n" in page
+    assert (
+        f"## rlte report: {kept}\n\n- Commit: `abc`\n- Date: 2026-01-01\n\nthe old numbers\n\n### a table\n\n| x |\n"
+        in page
+    )
     assert page.index(f"## rlte report: {alone}") < page.index(f"## rlte report: {kept}")
     assert ", ".join(f"`{name}`" for name in REPRODUCTIONS["seed000"][2:]) + "." in page
     assert main([*again, "--only", "seed000_table9"]) == 2
