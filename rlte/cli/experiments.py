@@ -15,7 +15,13 @@ from rlte.errors import RlteError
 REPRODUCTIONS = {
     "seed001": ("seed001_fig3",),
     "seed000": ("seed000_table1", "seed000_table2", "seed000_fig2", "seed000_atra"),
-    "seed002": ("seed002_table1", "seed002_table1_maroh2l", "seed002_table2", "seed002_table3", "seed002_fig5_6"),
+    "seed002": (
+        "seed002_table1",
+        "seed002_table1_maroh2l",
+        "seed002_table2",
+        "seed002_table3",
+        "seed002_fig5_6",
+    ),
     "seed003": ("seed003_table1", "seed003_fig2", "seed003_fig3", "seed003_fig4", "seed003_fig6"),
     "seed004": ("seed004_table2", "seed004_table3", "seed004_table4", "seed004_sweep"),
     # beyond the seeds: DOTE-style TE (Perry et al., NSDI'23), a FIGRET-style variant, the generalisation protocol

@@ -58,6 +58,30 @@ def test_torch_link_loads_equal_the_fluid_models(kite, dense_limit):
     np.testing.assert_allclose(utilisation.max(-1), (expected / topology.capacity).max(-1), rtol=1e-12)
 
 
+def test_sparse_link_loads_and_their_gradient_equal_the_dense_ones(kite):
+    topology = load_topology(kite)
+    pathset = k_shortest_paths(topology, 4)
+    dense = TorchPathFlow(topology, pathset, dtype=torch.float64)
+    sparse = TorchPathFlow(topology, pathset, dtype=torch.float64, dense_limit=0)
+    assert dense.incidence is not None and sparse.by_link is not None
+    rng = np.random.default_rng(1)
+    demands = torch.from_numpy(rng.uniform(0, 3, size=(3, dense.num_demands)))
+    weights = torch.from_numpy(rng.uniform(0, 1, size=dense.num_links))
+    values = rng.normal(size=(3, *pathset.mask.shape))
+    grads = []
+    for flow in (dense, sparse):
+        logits = torch.from_numpy(values.copy()).requires_grad_()
+        (flow.link_loads(masked_softmax(logits, flow.mask), demands) @ weights).sum().backward()
+        grads.append(logits.grad.numpy())
+    assert np.abs(grads[0]).max() > 1e-3  # a gradient worth comparing
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)
+    # one matrix, no batch axis
+    splits = masked_softmax(torch.zeros(pathset.mask.shape, dtype=torch.float64), dense.mask)
+    np.testing.assert_allclose(
+        sparse.link_loads(splits, demands[0]), dense.link_loads(splits, demands[0]), rtol=1e-12
+    )
+
+
 def test_worst_sensitivity_by_brute_force(kite):
     topology = load_topology(kite)
     pathset = k_shortest_paths(topology, 4)

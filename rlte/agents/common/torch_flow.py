@@ -9,11 +9,14 @@ as `rlte.sim.flow.FlowModel.link_loads` (to rounding in float64)::
     util_e = load_e / capacity_e,     MLU = max_e util_e
 
 The MLU's gradient is a subgradient: it flows to the links at the maximum only. The incidence is
-a dense matrix when it is small (a matrix product) and a list of (slot, link) entries otherwise
-(index additions: a 200-node network has 160,000 slots and 1,000 links).
+a dense matrix when it is small (a matrix product) and a sparse (CSR) matrix otherwise, its
+transpose kept for the gradient (a 200-node network has 160,000 slots and 1,000 links: about four
+times faster, forward and backward, than index additions over the entries).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,6 +31,34 @@ def masked_softmax(logits: Tensor, mask: Tensor) -> Tensor:
     """Split ratios from logits [..., D, K]: a softmax over each demand's valid paths (as
     `rlte.envs.core.masked_softmax`); every demand has at least one path."""
     return torch.softmax(logits.masked_fill(~mask, float("-inf")), dim=-1)
+
+
+class _SparseLoads(torch.autograd.Function):
+    """``flows [B, S] -> flows @ incidence [B, E]`` by a CSR product, and its gradient by the
+    transposed CSR's (both built once; torch's own sparse backward transposes on every call)."""
+
+    @staticmethod
+    def forward(ctx, flows: Tensor, by_link: Tensor, by_slot: Tensor) -> Tensor:
+        ctx.by_slot = by_slot
+        return torch.sparse.mm(by_link, flows.T.contiguous()).T
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return torch.sparse.mm(ctx.by_slot, grad.T.contiguous()).T, None, None
+
+
+def _csr(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
+    matrix = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    with (
+        warnings.catch_warnings()
+    ):  # "sparse CSR support is in beta": the product and its transpose are all it uses
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(np.int64)), torch.from_numpy(matrix.indices.astype(np.int64)),
+            torch.as_tensor(matrix.data, dtype=dtype), size=shape,
+        )  # fmt: skip
 
 
 class TorchPathFlow:
@@ -45,6 +76,8 @@ class TorchPathFlow:
     Attributes:
         mask: valid path slots. Shape [D, K], bool.
         incidence: slot x link incidence, dense (None above ``dense_limit``). Shape [D * K, E].
+        by_link, by_slot: above ``dense_limit``, the incidence's transpose and itself as CSR
+            matrices (None below). Shapes [E, D * K], [D * K, E].
         entry_slot, entry_link: the incidence's nonzero entries. Shape [nnz], int64.
         capacity: link capacities over ``capacity_scale``. Shape [E].
     """
@@ -65,6 +98,11 @@ class TorchPathFlow:
             torch.as_tensor(incidence.toarray(), dtype=dtype) if incidence.shape[0] * incidence.shape[1] <= dense_limit
             else None
         )  # fmt: skip
+        self.by_link = self.by_slot = None
+        if self.incidence is None:  # link x slot and slot x link, CSR (`_SparseLoads`)
+            slots = self.num_demands * self.k_slots
+            self.by_link = _csr(incidence.col, incidence.row, (self.num_links, slots), dtype)
+            self.by_slot = _csr(incidence.row, incidence.col, (slots, self.num_links), dtype)
         # the (demand, link) pairs of the entries, for the sensitivity: entry i adds to pair entry_pair[i]
         pair_key = (incidence.row // self.k_slots).astype(np.int64) * self.num_links + incidence.col
         keys, inverse = np.unique(pair_key, return_inverse=True)
@@ -84,8 +122,9 @@ class TorchPathFlow:
         flows = flows.reshape(*flows.shape[:-2], -1)
         if self.incidence is not None:
             return flows @ self.incidence
-        loads = flows.new_zeros((*flows.shape[:-1], self.num_links))
-        return loads.index_add(-1, self.entry_link, flows.index_select(-1, self.entry_slot))
+        batch = flows.reshape(-1, flows.shape[-1]).to(self.dtype)
+        loads = _SparseLoads.apply(batch, self.by_link, self.by_slot)
+        return loads.reshape(*flows.shape[:-1], self.num_links)
 
     def utilisation(self, splits: Tensor, demands: Tensor) -> Tensor:
         """Link utilisations. Shapes: splits [..., D, K], demands [..., D] -> [..., E]."""
