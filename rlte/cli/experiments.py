@@ -72,6 +72,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _code_checkout() -> Path:
+    """The checkout rlte runs from (whose commit a publication records)."""
+    import rlte
+
+    return Path(rlte.__file__).resolve().parent.parent
+
+
 def _specs_folder(args: argparse.Namespace) -> Path:
     import rlte
 
@@ -142,7 +149,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         else:
             path = publish(args.paper, run_dirs, Path(publish_dir), started=started,
                            elapsed_s=time.perf_counter() - began, workers=args.workers, quick=args.quick,
-                           checkout=folder.parent, specs=list(every))  # fmt: skip
+                           checkout=_code_checkout(), specs=list(every))  # fmt: skip
             print(f"published {path}", flush=True)
     return 1 if failed else 0
 

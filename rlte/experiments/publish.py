@@ -18,7 +18,7 @@ from rlte.errors import RlteError
 from rlte.fileio import atomic_write_text
 
 
-def _commit(checkout: Path) -> str:
+def checkout_commit(checkout: Path) -> str:
     """The checkout's commit (with ``+changes`` when the work tree differs), or ``unknown``."""
     try:
         head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -84,9 +84,27 @@ def _publish_run(run_dir: Path, target: Path, provenance: dict) -> None:
     atomic_write_text(target / PROVENANCE_FILE, json.dumps(provenance, indent=1) + "\n")
 
 
+def _run_commit(run_dir: Path) -> dict:
+    """``run_commit``: the commit the run's cells ran at (its ``run.json`` records it), if known."""
+    try:
+        commit = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("commit")
+    except (OSError, ValueError, AttributeError):
+        commit = None
+    return {"run_commit": commit} if isinstance(commit, str) and commit else {}
+
+
 def _provenance_lines(provenance: dict) -> list[str]:
+    ran = provenance.get("run_commit")
+    if ran is None:
+        commit = (
+            f"- Commit: `{provenance['commit']}` (the publishing checkout's; the run did not record its own)"
+        )
+    elif ran == provenance["commit"]:
+        commit = f"- Commit: `{ran}`"
+    else:
+        commit = f"- Commit: `{ran}` (the cells'; published from `{provenance['commit']}`)"
     return [
-        f"- Commit: `{provenance['commit']}`",
+        commit,
         f"- Date: {provenance['date']}",
         f"- Machine: {provenance['machine']}",
         f"- Time: {provenance['cell_minutes']:.1f} minutes of cell time (summed over cells) with "
@@ -131,7 +149,7 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
     run_id = run_ids.pop()
     figures_root = out_dir / paper
     base = {
-        "commit": _commit(checkout), "date": time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(started)),
+        "commit": checkout_commit(checkout), "date": time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(started)),
         "machine": machine(), "workers": int(workers), "elapsed_minutes": elapsed_s / 60, "quick": bool(quick),
         "command": f"rlte reproduce {paper}{' --quick' if quick else ''}",
     }  # fmt: skip
@@ -145,13 +163,13 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
             target.mkdir(parents=True, exist_ok=True)
             for figure in sorted(figures.glob("*.png")):
                 shutil.copyfile(figure, target / figure.name)
-        provenance = {**base, "cell_minutes": _cell_seconds(run_dir) / 60}
+        provenance = {**base, "cell_minutes": _cell_seconds(run_dir) / 60, **_run_commit(run_dir)}
         _publish_run(run_dir, published_run(out_dir, spec_name, run_id), provenance)
     lines = [
         f"# {paper}: rlte's reproduction" + (" (quick mode)" if quick else ""),
         "",
         f"Written by `rlte reproduce {paper}{' --quick' if quick else ''}` from its runs; do not edit by hand. "
-        f"Each spec's run is published with its results (`{out_dir.name}/runs/<spec>/{run_id}/results.csv`, "
+        f"Each spec's run is published with its results beside this page (`runs/<spec>/{run_id}/results.csv`, "
         "every seed's numbers) and its provenance below.",
         "",
     ]
@@ -179,7 +197,7 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
             heading,
             "",
             *provenance_lines,
-            f"- Runs: `{run_dir_text(published, out_dir)}`",
+            f"- Results: [{run_dir_text(published, out_dir)}/results.csv]({run_dir_text(published, out_dir)}/results.csv)",
             rest.rstrip(),
             "",
         ]
@@ -223,8 +241,8 @@ def _earlier_sections(page: Path) -> dict[str, list[str]]:
 
 
 def run_dir_text(published: Path, out_dir: Path) -> str:
-    """A published run's folder relative to the publication folder's parent (``results/runs/...``)."""
+    """A published run's folder relative to the page (``runs/<spec>/<run id>``)."""
     try:
-        return str(published.relative_to(out_dir.parent))
+        return published.relative_to(out_dir).as_posix()
     except ValueError:
         return str(published)

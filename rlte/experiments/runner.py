@@ -66,6 +66,14 @@ INVALID_RESULT_FILE = "result.json.invalid"
 _PR_SET_PDEATHSIG = 1
 
 
+def code_commit() -> str:
+    """The commit of the checkout rlte runs from (``+ uncommitted changes`` when its tracked files
+    differ), or ``unknown`` (an installed copy, no git)."""
+    from rlte.experiments.publish import checkout_commit
+
+    return checkout_commit(Path(__file__).resolve().parents[2])  # rlte/experiments/ -> the checkout
+
+
 @dataclass
 class RunSummary:
     run_dir: Path
@@ -338,7 +346,7 @@ def open_run(
                 raise RlteError(f"run {run_dir} exists already: pass --resume {run_dir.name} to continue it")
             created, created_ns = _now()
             record = {"run_id": run_dir.name, "spec": spec.name, "created": created, "created_ns": created_ns,
-                      "host": socket.gethostname(), "pid": os.getpid()}  # fmt: skip
+                      "host": socket.gethostname(), "pid": os.getpid(), "commit": code_commit()}  # fmt: skip
             atomic_write_text(run_dir / CREATED_FILE, json.dumps(record, indent=1) + "\n")
             atomic_write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
         except OSError as err:

@@ -129,6 +129,9 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
         ]
         provenance = yaml.safe_load((run / "published.json").read_text())
         assert provenance["quick"] is True and provenance["workers"] == 2 and provenance["cell_minutes"] > 0
+        # the commit the cells ran at (run.json records it) is the one this checkout published from
+        assert provenance["run_commit"] == provenance["commit"] != "unknown"
+        assert f"- Commit: `{provenance['commit']}`\n" in page
     board = tmp_path / "board.md"
     assert main(["leaderboard", "--runs-dir", str(published / "runs"), "--out", str(board)]) == 0
     assert "ma_trpo" in board.read_text()
