@@ -73,7 +73,7 @@ class FlowTE(Domain):
         (`rlte.net.sources`), and its data files exist."""
         self.check_loads(spec, "or null for unscaled traffic")
         from rlte.envs.core import TEOptionsBase
-        from rlte.envs.scenario import ScenarioConfig, load_series
+        from rlte.envs.scenario import ScenarioConfig, series_length
         from rlte.net.sources import resolve_topology, resolve_traffic
         from rlte.net.topology import load_topology
 
@@ -106,10 +106,10 @@ class FlowTE(Domain):
                         raise RlteError(f"{where}: {key} on topology {name!r}: {err}") from None
                 for traffic in spec.traffic:
                     config = ScenarioConfig.parse({"traffic": traffic, "data_dir": data_dir}, "scenario")
-                    series = load_series(config, topology)
-                    if len(series) <= window:
+                    length = series_length(config, topology)
+                    if length <= window:
                         raise RlteError(
-                            f"traffic {traffic!r}: {len(series)} interval(s), not more than the window ({window}) a "
+                            f"traffic {traffic!r}: {length} interval(s), not more than the window ({window}) a "
                             f"flow_te cell evaluates after (a static matrix: use diurnal:{traffic} for a week around it)"
                         )
         except RlteError as err:

@@ -211,6 +211,22 @@ class Scenario:
         return self.lp.optimal_mlu(topology or self.topology_for(part), self.matrices(part)[index])
 
 
+#: Intervals of a ``diurnal:`` series: a week of 5-minute matrices.
+DIURNAL_STEPS = 7 * 288
+
+
+def series_length(config: ScenarioConfig, topology: Topology) -> int:
+    """The number of intervals `load_series` gives, with the source parsed (its base only, for a
+    ``diurnal:`` week, which is not generated)."""
+    spec = config.traffic
+    if spec.startswith("diurnal:"):
+        load_traffic(
+            spec[len("diurnal:") :], topology, data_dir=config.data_dir, rng=np.random.default_rng(0)
+        )
+        return DIURNAL_STEPS
+    return len(load_series(config, topology))
+
+
 def load_series(config: ScenarioConfig, topology: Topology) -> TrafficSeries:
     """The traffic a config names, aligned to the topology (a ``diurnal:`` week generated around its base)."""
     spec = config.traffic
@@ -221,7 +237,7 @@ def load_series(config: ScenarioConfig, topology: Topology) -> TrafficSeries:
         )
         return diurnal(
             base,
-            steps=7 * 288,
+            steps=DIURNAL_STEPS,
             interval_s=300.0,
             rng=np.random.default_rng(config.traffic_seed + 1),
             name=f"diurnal({base_spec})",
