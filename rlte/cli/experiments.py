@@ -72,25 +72,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def _code_checkout() -> Path:
-    """The checkout rlte runs from (whose commit a publication records)."""
-    import rlte
-
-    return Path(rlte.__file__).resolve().parent.parent
-
-
 def _specs_folder(args: argparse.Namespace) -> Path:
-    import rlte
+    from rlte.experiments.publish import code_checkout
 
-    return (
-        Path(args.specs_dir)
-        if args.specs_dir
-        else Path(rlte.__file__).resolve().parent.parent / "experiments"
-    )
+    return Path(args.specs_dir) if args.specs_dir else code_checkout() / "experiments"
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from rlte.experiments.publish import publish
+    from rlte.experiments.publish import code_checkout, publish
     from rlte.experiments.report import write_report
     from rlte.experiments.runner import check_run_id, made_from, run_spec
     from rlte.experiments.spec import load_spec
@@ -149,7 +138,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         else:
             path = publish(args.paper, run_dirs, Path(publish_dir), started=started,
                            elapsed_s=time.perf_counter() - began, workers=args.workers, quick=args.quick,
-                           checkout=_code_checkout(), specs=list(every))  # fmt: skip
+                           checkout=code_checkout(), specs=list(every))  # fmt: skip
             print(f"published {path}", flush=True)
     return 1 if failed else 0
 

@@ -18,6 +18,11 @@ from rlte.errors import RlteError
 from rlte.fileio import atomic_write_text
 
 
+def code_checkout() -> Path:
+    """The checkout rlte runs from (the folder above the ``rlte`` package)."""
+    return Path(__file__).resolve().parents[2]
+
+
 def checkout_commit(checkout: Path) -> str:
     """The checkout's commit (with ``+changes`` when the work tree differs), or ``unknown``."""
     try:

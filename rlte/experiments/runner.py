@@ -69,9 +69,9 @@ _PR_SET_PDEATHSIG = 1
 def code_commit() -> str:
     """The commit of the checkout rlte runs from (``+ uncommitted changes`` when its tracked files
     differ), or ``unknown`` (an installed copy, no git)."""
-    from rlte.experiments.publish import checkout_commit
+    from rlte.experiments.publish import checkout_commit, code_checkout
 
-    return checkout_commit(Path(__file__).resolve().parents[2])  # rlte/experiments/ -> the checkout
+    return checkout_commit(code_checkout())
 
 
 @dataclass

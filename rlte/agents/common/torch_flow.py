@@ -78,7 +78,7 @@ class TorchPathFlow:
         incidence: slot x link incidence, dense (None above ``dense_limit``). Shape [D * K, E].
         by_link, by_slot: above ``dense_limit``, the incidence's transpose and itself as CSR
             matrices (None below). Shapes [E, D * K], [D * K, E].
-        entry_slot, entry_link: the incidence's nonzero entries. Shape [nnz], int64.
+        entry_slot: the slot of each of the incidence's nonzero entries. Shape [nnz], int64.
         capacity: link capacities over ``capacity_scale``. Shape [E].
     """
 
@@ -93,7 +93,6 @@ class TorchPathFlow:
         self.dtype = dtype
         self.mask = torch.from_numpy(np.array(pathset.mask, dtype=bool))
         self.entry_slot = torch.from_numpy(incidence.row.astype(np.int64))
-        self.entry_link = torch.from_numpy(incidence.col.astype(np.int64))
         self.incidence = (
             torch.as_tensor(incidence.toarray(), dtype=dtype) if incidence.shape[0] * incidence.shape[1] <= dense_limit
             else None
