@@ -21,6 +21,7 @@ REPRODUCTIONS = {
         "seed002_table2",
         "seed002_table3",
         "seed002_fig5_6",
+        "seed002_fig7",
     ),
     "seed003": ("seed003_table1", "seed003_fig2", "seed003_fig3", "seed003_fig4", "seed003_fig6"),
     "seed004": ("seed004_table2", "seed004_table3", "seed004_table4", "seed004_sweep"),

@@ -116,8 +116,8 @@ class LinkWeights(Domain):
         Metric("exchange_share", "exchanges", "%", 100.0),
     )
     scalar_metrics = (
-        Metric("phi_min2000", "Phi, least 2,000-episode mean (x1000)", "", 1000.0),
-        Metric("phi_last2000", "Phi, last 2,000 episodes (x1000)", "", 1000.0),
+        Metric("phi_min2000", "Phi, least window mean (x1000)", "", 1000.0),
+        Metric("phi_last2000", "Phi, last window (x1000)", "", 1000.0),
         Metric("messages_eval", "messages in the evaluated episode"),
         Metric("episodes_per_s", "training episodes per second", lower_is_better=False),
     )
@@ -148,8 +148,9 @@ class LinkWeights(Domain):
     report_note = (
         "Phi is shown x1000. In this domain training.timesteps counts training episodes (a method's episodes "
         "parameter overrides it); phi is the deterministic evaluation episode's Phi after its last horizon, "
-        "phi_min2000 the least mean of Phi over statistics_window consecutive training episodes (the paper's), "
-        "phi_last2000 the mean of the last statistics_window; exchanges are the share of the single-layer "
+        "phi_min2000 (least window mean) the least mean of Phi over statistics_window consecutive training "
+        "episodes (the paper's; the window is 2,000 episodes unless the spec's scenario says otherwise), "
+        "phi_last2000 (last window) the mean of the last statistics_window; exchanges are the share of the single-layer "
         "method's exchange rounds that took place (the paper's 'number of exchanges'), messages the hidden "
         "states sent per training episode. The time figures are the per-episode Phi of training in blocks of "
         "curve_block episodes, the baselines as flat lines."

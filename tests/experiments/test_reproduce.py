@@ -46,8 +46,9 @@ def test_paper_values_name_methods_and_scenarios_of_their_spec(name):
 
 
 @pytest.mark.slow
-def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
-    """The same command as `rlte reproduce seed000 --quick`, on tiny stand-ins for the specs."""
+def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys, monkeypatch):
+    """The same command as `rlte reproduce seed000 --quick`, on tiny stand-ins for three of its specs."""
+    monkeypatch.setitem(REPRODUCTIONS, "seed000", REPRODUCTIONS["seed000"][:3])
     specs = tmp_path / "specs"
     specs.mkdir()
     for name in REPRODUCTIONS["seed000"]:
@@ -58,7 +59,7 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
             "traffic": ["diurnal:gravity:1e9"],
             "loads": [0.6],
             "seeds": [0],
-            "scenario": {"train_fraction": 0.95},
+            "scenario": {"train_fraction": 0.95, "test_intervals": 6},
             "training": {"timesteps": 64, "checkpoint_every": 32},
             "env": {"episode_length": 16},
             "quick": {"training": {"timesteps": 32}},
@@ -165,4 +166,31 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys):
         "rlte: error: --only 'seed000_table9': 'seed000_table9' is not a spec of seed000 (its specs: "
         + ", ".join(REPRODUCTIONS["seed000"])
         + ")\n"
+    )
+
+
+def test_published_runs_are_not_ignored_by_git():
+    """What `rlte reproduce` publishes under docs/results/ is committed with the page: no .gitignore
+    pattern (the run store's runs/, the figures' *.png) may hide it."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    published = [
+        "docs/results/runs/seed002_table1/full/results.csv",
+        "docs/results/runs/seed002_table1/full/run.json",
+        "docs/results/seed002/seed002_table1/time-maroh_rhombus-maroh-plain-load0.4.png",
+        "docs/results/seed002.md",
+    ]
+    ignored = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "--no-index", *published], capture_output=True, text=True
+    )
+    assert ignored.stdout == "", f"ignored by git: {ignored.stdout}"
+    # and the run store's own folder is still ignored
+    assert (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", "runs/x/results.csv"]
+        ).returncode
+        == 0
     )
