@@ -219,6 +219,8 @@ class Domain:
     axes: Mapping[str, str] = {}
     #: A line for the report's header (units without a name, conventions).
     report_note: str = ""
+    #: What a spec's ``training.timesteps`` counts in this domain (reports and the leaderboard say it).
+    timesteps_unit: str = "environment steps"
 
     # -- the grid
     def scenario_options(self) -> type:

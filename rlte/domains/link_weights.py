@@ -126,6 +126,7 @@ class LinkWeights(Domain):
     load_figure_metrics = ("phi",)
     time_metrics = ("phi",)
     time_figures = True
+    timesteps_unit = "training episodes"
     reference = "phi_bound"
     baselines, oracles = BASELINES, ("lp_routing", "phi_bound")
     rivals = ("ecmp", "genetic")

@@ -157,7 +157,8 @@ def markdown(rows: list[dict], runs: list[Run]) -> str:
         "`rlte leaderboard`). Each value is the mean over seeds ± the half-width of its 95 % Student-t "
         "interval; the gap is to the domain's reference, per seed on the seeds both share (positive: "
         "worse than the reference). Oracles see what they decide and are bounds, not rivals. The "
-        "training budget is the spec's timesteps (environment steps; DOTE: training examples). Decision "
+        "training budget is the spec's timesteps (environment steps; MAROH: training episodes; DOTE: training "
+        "examples). Decision "
         "times are per evaluated step; runs made before rlte counted a cached LP solution at its solve time "
         "show an LP that reused another method's solutions (lp_opt after lp_last) near 0 ms.",
         "",
@@ -193,7 +194,7 @@ def markdown(rows: list[dict], runs: list[Run]) -> str:
             value = format_summary(Summary(row["mean"], row["ci95"], row["seeds"]), metric)
             training = "online (learns as it routes)" if row["online"] else "—"
             if row["train_timesteps"] is not None:
-                training = f"{row['train_timesteps']:,} steps"
+                training = f"{row['train_timesteps']:,} {domain.timesteps_unit.split()[-1]}"
                 if row["train_s"] is not None:
                     training += f", {row['train_s'] / 60:.1f} min"
             gap = "(reference)" if row["method"] == domain.reference else _gap_text(row)

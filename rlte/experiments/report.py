@@ -116,7 +116,7 @@ def _header(run: Run) -> list[str]:
     learned = [info["name"] for info in run.methods.values() if info["learned"]]
     online = [name for name in learned if (get_method(name) is not None and get_method(name).online)]
     if timesteps and len(online) < len(learned):
-        lines.append(f"- Training: {int(timesteps):,} environment steps per learned cell")
+        lines.append(f"- Training: {int(timesteps):,} {run.domain.timesteps_unit} per learned cell")
     if online:
         lines.append(
             "- Learning: online, inside the simulation, over the whole evaluated run (no separate training)"
