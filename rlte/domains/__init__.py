@@ -221,6 +221,8 @@ class Domain:
     report_note: str = ""
     #: What a spec's ``training.timesteps`` counts in this domain (reports and the leaderboard say it).
     timesteps_unit: str = "environment steps"
+    #: What the ``time`` column of a cell's ``series.csv`` counts (the time figures' x axis).
+    time_axis: str = "time"
 
     # -- the grid
     def scenario_options(self) -> type:

@@ -127,6 +127,7 @@ class LinkWeights(Domain):
     time_metrics = ("phi",)
     time_figures = True
     timesteps_unit = "training episodes"
+    time_axis = "training episode"
     reference = "phi_bound"
     baselines, oracles = BASELINES, ("lp_routing", "phi_bound")
     rivals = ("ecmp", "genetic")

@@ -229,7 +229,7 @@ def learning_figure(
         if logarithmic:  # a loss falling by orders of magnitude
             ax.set_yscale("log")
         ax.set_title(run.domain.load_heading(load_value(load)))
-        ax.set_xlabel("timesteps")
+        ax.set_xlabel(run.domain.timesteps_unit)
         ax.set_ylabel(ylabel + (" (log scale)" if logarithmic else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -288,7 +288,8 @@ def time_figure(
             for index in changes:
                 ax.axvline(frame[x_column].iloc[index], color="grey", lw=0.8, ls=":")
     place_legend(axes[0, 0], len(series), fontsize=7)
-    axes[-1, 0].set_xlabel("time" if x_column == "time" else "evaluated interval")
+    axes[-1, 0].set_xlabel(domain.time_axis if x_column == "time" else "evaluated interval")
     marked = " (dotted: load changes)" if "load" in series[0][2].columns else ""
-    fig.suptitle(f"{group.title}, {domain.load_heading(load_value(load)).lower()}: over time{marked}")
+    over = "over time" if domain.time_axis == "time" else f"by {domain.time_axis}"
+    fig.suptitle(f"{group.title}, {domain.load_heading(load_value(load)).lower()}: {over}{marked}")
     return save_figure(fig, folder / f"time-{slug(*group, load_slug(load))}.png")

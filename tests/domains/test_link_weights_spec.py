@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 import yaml
 
 from rlte.cli import main
+from rlte.experiments import figures
 
 
 @pytest.mark.slow
-def test_a_rhombus_spec_runs_reports_and_ranks(tmp_path, data_dir, capsys):
+def test_a_rhombus_spec_runs_reports_and_ranks(tmp_path, data_dir, capsys, monkeypatch):
+    labels = {}  # figure file stem -> its x axes' labels, read before the figure is saved and closed
+    original = figures.save_figure
+
+    def capture(fig, path):
+        labels[Path(path).stem.split("-")[0]] = {ax.get_xlabel() for ax in fig.axes} - {""}
+        return original(fig, path)
+
+    monkeypatch.setattr(figures, "save_figure", capture)
     spec = {
         "name": "tiny_maroh",
         "domain": "link_weights",
@@ -37,6 +47,8 @@ def test_a_rhombus_spec_runs_reports_and_ranks(tmp_path, data_dir, capsys):
     report = (runs / "tiny_maroh" / "r" / "report.md").read_text()
     assert "- Training: 4 training episodes per learned cell\n" in report
     assert "| samaroh (learned) |" in report and "Phi, least window mean (x1000)" in report
+    # the curves count training episodes, not environment steps or time
+    assert labels["time"] == {"training episode"} and labels["learning"] == {"training episodes"}
     board = tmp_path / "board.md"
     assert main(["leaderboard", "--runs-dir", str(runs), "--out", str(board)]) == 0
     row = next(line for line in board.read_text().splitlines() if "| samaroh |" in line)
