@@ -80,6 +80,7 @@ from numba.experimental import structref
 
 from rlte.errors import RlteError
 from rlte.net.topology import Topology
+from rlte.sim.event_heap import heap_insert, heap_remove_top
 
 #: Delivery time conventions (see the module docstring).
 DELIVERY_CONVENTIONS = ("boyan_littman", "handoff")
@@ -755,20 +756,7 @@ def _heap_push(sim, time, code):
     size = counts[C_HEAP_SIZE]
     seq = counts[C_SEQ]
     counts[C_SEQ] = seq + 1
-    heap_time, heap_seq, heap_code = sim.heap_time, sim.heap_seq, sim.heap_code
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        pt = heap_time[parent]
-        if pt < time or (pt == time and heap_seq[parent] < seq):
-            break
-        heap_time[i] = pt
-        heap_seq[i] = heap_seq[parent]
-        heap_code[i] = heap_code[parent]
-        i = parent
-    heap_time[i] = time
-    heap_seq[i] = seq
-    heap_code[i] = code
+    heap_insert(sim.heap_time, sim.heap_seq, sim.heap_code, size, time, seq, code)
     counts[C_HEAP_SIZE] = size + 1
 
 
@@ -776,34 +764,9 @@ def _heap_push(sim, time, code):
 def _heap_pop(sim):
     """Remove the earliest event; return its code (the caller read its time at the top)."""
     counts = sim.counts
-    heap_time, heap_seq, heap_code = sim.heap_time, sim.heap_seq, sim.heap_code
-    top = heap_code[0]
-    size = counts[C_HEAP_SIZE] - 1
-    counts[C_HEAP_SIZE] = size
-    if size == 0:
-        return top
-    time, seq, code = heap_time[size], heap_seq[size], heap_code[size]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        right = child + 1
-        if right < size and (
-            heap_time[right] < heap_time[child]
-            or (heap_time[right] == heap_time[child] and heap_seq[right] < heap_seq[child])
-        ):
-            child = right
-        ct = heap_time[child]
-        if time < ct or (time == ct and seq < heap_seq[child]):
-            break
-        heap_time[i] = ct
-        heap_seq[i] = heap_seq[child]
-        heap_code[i] = heap_code[child]
-        i = child
-    heap_time[i] = time
-    heap_seq[i] = seq
-    heap_code[i] = code
+    top = sim.heap_code[0]
+    heap_remove_top(sim.heap_time, sim.heap_seq, sim.heap_code, counts[C_HEAP_SIZE])
+    counts[C_HEAP_SIZE] -= 1
     return top
 
 
