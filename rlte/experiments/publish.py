@@ -76,14 +76,25 @@ def published_run(out_dir: Path, spec_name: str, run_id: str) -> Path:
     return Path(out_dir) / "runs" / spec_name / run_id
 
 
-def _publish_run(run_dir: Path, target: Path, provenance: dict) -> None:
+_RUN_LINE = re.compile(r"^- Run: `[^`\n]*`", flags=re.MULTILINE)
+
+
+def _with_run_line(report: str, where: str) -> str:
+    """A report whose ``- Run:`` line names ``where`` (the published folder) rather than the folder
+    it was written in, which is on the machine that ran it and means nothing to a reader."""
+    return _RUN_LINE.sub(lambda _: f"- Run: `{where}`", report, count=1)
+
+
+def _publish_run(run_dir: Path, target: Path, provenance: dict, where: str) -> None:
     """Copy a run's small files (`PUBLISHED_RUN_FILES`, never its cells or checkpoints) to ``target``
-    with its provenance; a file of an earlier publication that the run lacks is removed."""
+    with its provenance (the report's run line naming ``where``); a file of an earlier publication
+    that the run lacks is removed."""
     target.mkdir(parents=True, exist_ok=True)
     for name in PUBLISHED_RUN_FILES:
         source = run_dir / name
         if source.is_file():
-            atomic_write_text(target / name, source.read_text(encoding="utf-8"))
+            text = source.read_text(encoding="utf-8")
+            atomic_write_text(target / name, _with_run_line(text, where) if name == "report.md" else text)
         elif (target / name).exists():
             (target / name).unlink()
     atomic_write_text(target / PROVENANCE_FILE, json.dumps(provenance, indent=1) + "\n")
@@ -169,7 +180,8 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
             for figure in sorted(figures.glob("*.png")):
                 shutil.copyfile(figure, target / figure.name)
         provenance = {**base, "cell_minutes": _cell_seconds(run_dir) / 60, **_run_commit(run_dir)}
-        _publish_run(run_dir, published_run(out_dir, spec_name, run_id), provenance)
+        published = published_run(out_dir, spec_name, run_id)
+        _publish_run(run_dir, published, provenance, run_dir_text(published, out_dir))
     lines = [
         f"# {paper}: rlte's reproduction" + (" (quick mode)" if quick else ""),
         "",
@@ -194,7 +206,9 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
             provenance_lines = _provenance_lines(provenance)
         except (OSError, ValueError, KeyError, TypeError):
             provenance_lines = ["- Provenance: not recorded"]
-        report = (published / "report.md").read_text(encoding="utf-8")
+        report = _with_run_line(
+            (published / "report.md").read_text(encoding="utf-8"), run_dir_text(published, out_dir)
+        )
         report = re.sub(r"\]\(figures/", f"]({paper}/{spec_name}/", report)
         report = re.sub(r"^(#+) ", r"#\1 ", report, flags=re.MULTILINE)  # every heading one level down
         heading, _, rest = report.partition("\n")

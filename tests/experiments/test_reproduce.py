@@ -95,8 +95,14 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys, monkeypatc
     assert page.startswith("# seed000: rlte's reproduction (quick mode)")
     for field in ("- Commit: `", "- Date: ", "- Machine: ", "- Time: ", "cores, Python"):
         assert field in page
+    # the run line names the published folder, not the one on the machine that ran it
+    assert str(tmp_path) not in page
     for name in REPRODUCTIONS["seed000"]:
         assert f"## rlte report: {name}" in page
+        assert f"- Run: `runs/{name}/quick`" in page
+        assert (
+            f"- Run: `runs/{name}/quick`\n" in (published / "runs" / name / "quick" / "report.md").read_text()
+        )
         for figure in (tmp_path / "runs" / name / "quick" / "figures").glob("*.png"):
             assert (published / "seed000" / name / figure.name).read_bytes() == figure.read_bytes()
             assert f"](seed000/{name}/{figure.name})" in page
