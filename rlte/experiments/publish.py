@@ -47,11 +47,33 @@ def _versions() -> str:
     return ", ".join(parts)
 
 
+def processor() -> str:
+    """The processor's model and the vector instructions torch's kernels use on it (``AVX512``,
+    ``AVX2``, ...). Learned methods' numbers depend on them: the same seed trains to other numbers
+    where torch dispatches other kernels (rounding differs, and training amplifies it), while on one
+    kind of processor a seed's numbers repeat exactly."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.partition(":")[2].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        return f"{model}, torch kernels {torch.backends.cpu.get_cpu_capability()}"
+    except (ImportError, AttributeError):
+        return model
+
+
 def machine() -> str:
     """The machine in one line: OS, processor, cores, Python, the main packages."""
     return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{_versions()}"
+        f"{platform.system()} {platform.machine()} ({processor()}), {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; {_versions()}"
     )
 
 
@@ -100,13 +122,16 @@ def _publish_run(run_dir: Path, target: Path, provenance: dict, where: str) -> N
     atomic_write_text(target / PROVENANCE_FILE, json.dumps(provenance, indent=1) + "\n")
 
 
-def _run_commit(run_dir: Path) -> dict:
-    """``run_commit``: the commit the run's cells ran at (its ``run.json`` records it), if known."""
+def _run_record(run_dir: Path) -> dict:
+    """``run_commit`` and ``run_processor``: the commit the run's cells ran at and the processor
+    they ran on, as its ``run.json`` records them (runs made before it recorded a processor lack it)."""
     try:
-        commit = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("commit")
-    except (OSError, ValueError, AttributeError):
-        commit = None
-    return {"run_commit": commit} if isinstance(commit, str) and commit else {}
+        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    record = record if isinstance(record, dict) else {}
+    found = {"run_commit": record.get("commit"), "run_processor": record.get("processor")}
+    return {key: value for key, value in found.items() if isinstance(value, str) and value}
 
 
 def _provenance_lines(provenance: dict) -> list[str]:
@@ -119,10 +144,12 @@ def _provenance_lines(provenance: dict) -> list[str]:
         commit = f"- Commit: `{ran}`"
     else:
         commit = f"- Commit: `{ran}` (the cells'; published from `{provenance['commit']}`)"
+    ran_on = provenance.get("run_processor")
     return [
         commit,
         f"- Date: {provenance['date']}",
-        f"- Machine: {provenance['machine']}",
+        f"- Machine: {provenance['machine']}"
+        + (f"; the cells ran on {ran_on}" if ran_on and ran_on not in provenance["machine"] else ""),
         f"- Time: {provenance['cell_minutes']:.1f} minutes of cell time (summed over cells) with "
         f"{provenance['workers']} worker(s); the invocation that finished it ran {provenance['elapsed_minutes']:.1f} "
         "minutes (a resumed run counts only what it ran)",
@@ -179,7 +206,7 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
             target.mkdir(parents=True, exist_ok=True)
             for figure in sorted(figures.glob("*.png")):
                 shutil.copyfile(figure, target / figure.name)
-        provenance = {**base, "cell_minutes": _cell_seconds(run_dir) / 60, **_run_commit(run_dir)}
+        provenance = {**base, "cell_minutes": _cell_seconds(run_dir) / 60, **_run_record(run_dir)}
         published = published_run(out_dir, spec_name, run_id)
         _publish_run(run_dir, published, provenance, run_dir_text(published, out_dir))
     lines = [

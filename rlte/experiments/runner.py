@@ -74,6 +74,13 @@ def code_commit() -> str:
     return checkout_commit(code_checkout())
 
 
+def processor() -> str:
+    """The processor the run's cells run on (`rlte.experiments.publish.processor`)."""
+    from rlte.experiments.publish import processor as describe
+
+    return describe()
+
+
 @dataclass
 class RunSummary:
     run_dir: Path
@@ -346,7 +353,8 @@ def open_run(
                 raise RlteError(f"run {run_dir} exists already: pass --resume {run_dir.name} to continue it")
             created, created_ns = _now()
             record = {"run_id": run_dir.name, "spec": spec.name, "created": created, "created_ns": created_ns,
-                      "host": socket.gethostname(), "pid": os.getpid(), "commit": code_commit()}  # fmt: skip
+                      "host": socket.gethostname(), "pid": os.getpid(), "commit": code_commit(),
+                      "processor": processor()}  # fmt: skip
             atomic_write_text(run_dir / CREATED_FILE, json.dumps(record, indent=1) + "\n")
             atomic_write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
         except OSError as err:

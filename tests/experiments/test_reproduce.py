@@ -9,6 +9,7 @@ import yaml
 
 from rlte.cli import main
 from rlte.cli.experiments import REPRODUCTIONS
+from rlte.experiments.publish import processor
 from rlte.experiments.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,6 +140,9 @@ def test_reproduce_runs_every_spec_on_a_tiny_budget(tmp_path, capsys, monkeypatc
         # the commit the cells ran at (run.json records it) is the one this checkout published from
         assert provenance["run_commit"] == provenance["commit"] != "unknown"
         assert f"- Commit: `{provenance['commit']}`\n" in page
+        # the processor the cells ran on (run.json records it; learned numbers depend on its kernels)
+        assert provenance["run_processor"] == processor() and processor() in provenance["machine"]
+    assert f"({processor()})" in page
     board = tmp_path / "board.md"
     assert main(["leaderboard", "--runs-dir", str(published / "runs"), "--out", str(board)]) == 0
     assert "ma_trpo" in board.read_text()
