@@ -233,9 +233,7 @@ def publish(paper: str, run_dirs: list[Path], out_dir: Path, *, started: float, 
             provenance_lines = _provenance_lines(provenance)
         except (OSError, ValueError, KeyError, TypeError):
             provenance_lines = ["- Provenance: not recorded"]
-        report = _with_run_line(
-            (published / "report.md").read_text(encoding="utf-8"), run_dir_text(published, out_dir)
-        )
+        report = (published / "report.md").read_text(encoding="utf-8")
         report = re.sub(r"\]\(figures/", f"]({paper}/{spec_name}/", report)
         report = re.sub(r"^(#+) ", r"#\1 ", report, flags=re.MULTILINE)  # every heading one level down
         heading, _, rest = report.partition("\n")

@@ -74,13 +74,6 @@ def code_commit() -> str:
     return checkout_commit(code_checkout())
 
 
-def processor() -> str:
-    """The processor the run's cells run on (`rlte.experiments.publish.processor`)."""
-    from rlte.experiments.publish import processor as describe
-
-    return describe()
-
-
 @dataclass
 class RunSummary:
     run_dir: Path
@@ -351,6 +344,8 @@ def open_run(
         try:
             if (run_dir / "spec.yaml").exists():
                 raise RlteError(f"run {run_dir} exists already: pass --resume {run_dir.name} to continue it")
+            from rlte.experiments.publish import processor
+
             created, created_ns = _now()
             record = {"run_id": run_dir.name, "spec": spec.name, "created": created, "created_ns": created_ns,
                       "host": socket.gethostname(), "pid": os.getpid(), "commit": code_commit(),
