@@ -191,6 +191,31 @@ def test_clustering_keeps_a_member_of_every_cluster_with_its_value(metric):
         assert memory.nearest(centre[None]).distance[0] <= 0.2
 
 
+def test_minibatch_kmeans_fits_once_then_takes_one_step_per_clustering(monkeypatch):
+    """The authors' rule: a memory's first MiniBatchKMeans clustering is a full fit, every later
+    one a single partial_fit of a fresh model. Capacity 8 (a buffer of 2 x 8 // 4 = 4): 8 stored,
+    then a clustering at the 13th, 17th and 21st insertion; after each the memory still holds 8
+    of the states inserted before, each with its own value."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    calls = []
+    fit, partial_fit = MiniBatchKMeans.fit, MiniBatchKMeans.partial_fit
+    monkeypatch.setattr(MiniBatchKMeans, "fit", lambda self, *a, **k: calls.append("fit") or fit(self, *a, **k))
+    monkeypatch.setattr(MiniBatchKMeans, "partial_fit",
+                        lambda self, *a, **k: calls.append("partial_fit") or partial_fit(self, *a, **k))  # fmt: skip
+    rng = np.random.default_rng(3)
+    states = rng.normal(size=(21, 2))
+    memory = ClusteredMemory(1, 2, 1, 8, 0.1, "l2", "minibatch_kmeans", rng)
+    for i, state in enumerate(states):
+        insert_one(memory, state[None], i)
+        if i in (12, 16, 20):
+            kept = memory.stored[0, :, 0].astype(int)
+            assert len(set(kept.tolist())) == 8 and kept.max() < i
+            np.testing.assert_array_equal(memory.states[0], states[kept])
+    assert memory.clusterings == 3
+    assert calls == ["fit", "partial_fit", "partial_fit"]
+
+
 # ---------------------------------------------------------------------- the control plane
 LEVELS = [2, 4]  # level 0: the inputs (2 features); level 1: the hidden states after one round
 VALUES = 4

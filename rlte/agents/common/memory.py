@@ -24,7 +24,10 @@ Two ways to choose representatives (`LevelMemory` implementations):
   ``capacity`` clusters (MiniBatchKMeans for L2, average-linkage AgglomerativeClustering for L1
   and cosine, seeded from the caller's generator), each cluster keeps one member (its last, as the
   authors' code does), the remaining places go to randomly drawn other members, and the buffer
-  restarts with the state being inserted.
+  restarts with the state being inserted. As in the authors' code, only a memory's first
+  MiniBatchKMeans clustering is a full fit (random starts, best of 3, scikit-learn 1.4's default
+  for them); every later one is a single ``partial_fit`` of a fresh model, one mini-batch step
+  over memory and candidates from randomly chosen centres, and its labels.
 - `DeltaNetMemory`, rlte's implementation of the paper's Delta-net (section 4.2.3; not in the
   authors' code): permanent representatives stay at least 2 Delta apart, so every state has at
   most one within Delta; a state between Delta and 2 Delta from them becomes a temporary
@@ -248,12 +251,16 @@ class ClusteredMemory:
             if self.clustering == "minibatch_kmeans":
                 model = MiniBatchKMeans(
                     n_clusters=self.capacity, init="random", max_iter=100, max_no_improvement=10,
-                    reassignment_ratio=0.0, n_init=1, random_state=int(self.rng.integers(2**31 - 1)),
+                    reassignment_ratio=0.0, n_init=3, random_state=int(self.rng.integers(2**31 - 1)),
                 )  # fmt: skip
+                if self.clusterings == 0:
+                    labels = model.fit_predict(points)
+                else:  # one step from a random start; labels_ are predict(points) after it
+                    labels = model.partial_fit(points).labels_
             else:
                 model = AgglomerativeClustering(n_clusters=self.capacity, metric=self._sklearn_metric(),
                                                 linkage="average")  # fmt: skip
-            labels = model.fit_predict(points)
+                labels = model.fit_predict(points)
             _, last = np.unique(labels[::-1], return_index=True)
             keep = total - 1 - last  # each cluster's last member
             others = np.setdiff1d(np.arange(total), keep)
