@@ -200,7 +200,9 @@ def test_minibatch_kmeans_fits_once_then_takes_one_step_per_clustering(monkeypat
 
     calls = []
     fit, partial_fit = MiniBatchKMeans.fit, MiniBatchKMeans.partial_fit
-    monkeypatch.setattr(MiniBatchKMeans, "fit", lambda self, *a, **k: calls.append("fit") or fit(self, *a, **k))
+    monkeypatch.setattr(
+        MiniBatchKMeans, "fit", lambda self, *a, **k: calls.append("fit") or fit(self, *a, **k)
+    )
     monkeypatch.setattr(MiniBatchKMeans, "partial_fit",
                         lambda self, *a, **k: calls.append("partial_fit") or partial_fit(self, *a, **k))  # fmt: skip
     rng = np.random.default_rng(3)
