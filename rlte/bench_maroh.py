@@ -16,7 +16,9 @@
   blocks (rollouts and the PPO update), and the hours the authors' number of episodes would take
   at that speed; the deterministic decision (`MarohAgent.act`, one horizon of every agent) in ms.
 - ``maroh_memory``: microseconds per look-up of the Delta-net memory (`DeltaNetMemory.nearest`,
-  every agent's nearest representative among |M| = 1,024 of d = 16) and of the clustered memory.
+  every agent's nearest representative among |M| = 1,024 of d = 16) and of the clustered memory;
+  for the clustered memory also the milliseconds of its first clustering (MiniBatchKMeans fitted
+  for every agent) and of a later one (one ``partial_fit`` step per agent, the authors' rule).
 
 Times are wall-clock, the best of a few repeats, BLAS held to one thread. The authors' Python
 routing takes seconds per episode; their GEANT2009 runs took over a week.
@@ -199,9 +201,25 @@ def _memory_rows(quick: bool) -> list[dict]:
         memory.nearest(queries[0])
         look_up = memory.nearest
         microseconds = 1e3 * _best_ms(lambda i, f=look_up, q=queries: f(q[i % 64]), 200 if quick else 2000, 3)
-        rows.append({"benchmark": "maroh_memory", "memory": name, "agents": agents, "state_size": size,
-                     "representatives": memory.size(), "lookup_us": microseconds})  # fmt: skip
+        row = {"benchmark": "maroh_memory", "memory": name, "agents": agents, "state_size": size,
+               "representatives": memory.size(), "lookup_us": microseconds}  # fmt: skip
+        if name == "clustered":  # the insertion that finds the candidate buffer full clusters
+            row["first_clustering_ms"], row["clustering_ms"] = (
+                _clustering_ms(memory, rng, agents, size) for _ in range(2)
+            )
+        rows.append(row)
     return rows
+
+
+def _clustering_ms(memory, rng: np.random.Generator, agents: int, size: int) -> float:
+    """The time of the insertion into a full candidate buffer (it clusters every agent's memory),
+    leaving the buffer full again for the next call."""
+    start = time.perf_counter()
+    memory.insert(rng.normal(size=(agents, size)), rng.normal(size=(agents, 2)))
+    elapsed = 1e3 * (time.perf_counter() - start)
+    while memory.candidate_count < memory.candidate_capacity:
+        memory.insert(rng.normal(size=(agents, size)), rng.normal(size=(agents, 2)))
+    return elapsed
 
 
 def bench_maroh_training(quick: bool = False) -> list[dict]:
@@ -214,7 +232,8 @@ def bench_maroh_training(quick: bool = False) -> list[dict]:
     Returns:
         One ``maroh_training`` row per case (topology, method, agents, horizons, episodes,
         ms_per_episode, authors_episodes, authors_training_h, decision_ms) and one ``maroh_memory``
-        row per memory (memory, agents, state_size, representatives, lookup_us); the training rows
+        row per memory (memory, agents, state_size, representatives, lookup_us; the clustered one
+        also first_clustering_ms and clustering_ms); the training rows
         are a single row with an ``error`` when there is no data directory.
     """
     from threadpoolctl import threadpool_limits

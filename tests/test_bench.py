@@ -50,6 +50,8 @@ def test_maroh_training_benchmark_reports_each_case_and_memory(data_dir, monkeyp
             and row["lookup_us"] > 0
             and 1 <= row["representatives"] <= 1024
         )
+    clustered = memories[1]
+    assert clustered["first_clustering_ms"] > 0 and clustered["clustering_ms"] > 0
 
 
 @pytest.mark.slow

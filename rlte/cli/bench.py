@@ -62,6 +62,12 @@ def _line(row: dict) -> str | None:
         return (
             f"MAROH memory look-up, {row['memory']} ({row['agents']} agents, {row['representatives']} representatives "
             f"of {row['state_size']} values each): {row['lookup_us']:,.1f} us"
+            + (
+                f"; clustering every agent's memory {row['first_clustering_ms']:,.0f} ms the first time, "
+                f"{row['clustering_ms']:,.0f} ms later"
+                if "clustering_ms" in row
+                else ""
+            )
         )
     if kind == "strl_hour":
         return (
