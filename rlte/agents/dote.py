@@ -29,8 +29,10 @@ of one standard deviation of that pair can raise its worst link. A routing that 
 pair over disjoint paths pays less (FIGRET's idea; this penalty is rlte's reading of it, not FIGRET's
 code).
 
-**Training.** Adam, ``batch_size`` examples drawn without replacement per step (from the numpy
-generator), ``timesteps`` counts examples (an epoch of a part of T intervals is T - H); a block is
+**Training.** Adam (AdamW with ``weight_decay``), ``batch_size`` examples drawn without replacement
+per step (from the numpy generator), optionally with dropout on the hidden layers (masks from the
+torch generator) and a step size decayed linearly to 0 (``anneal_lr``); ``timesteps`` counts examples
+(an epoch of a part of T intervals is T - H); a block is
 ``log_interval`` steps; the learning log's reward is minus the minibatch MLU (also ``train_mlu``;
 ``objective`` is the loss minimised, ``burst_penalty`` its penalty term). Checkpoints are exact
 (`rlte.agents.common.training.CheckpointedLearner`).
@@ -67,6 +69,13 @@ class DOTEConfig(AgentConfig):
     """Hidden layer sizes of the MLP."""
     learning_rate: float = option(3e-4, gt=0.0)
     """Adam step size."""
+    weight_decay: float = option(0.0, ge=0.0)
+    """AdamW's decoupled weight decay (0: plain Adam)."""
+    dropout: float = option(0.0, ge=0.0, lt=1.0)
+    """Dropout on every hidden layer's output (after its ReLU) while training (0: none)."""
+    anneal_lr: bool = False
+    """Decay the step size linearly to 0 over the training budget (from the examples seen, so a
+    resumed run takes the same steps)."""
     batch_size: int = option(32, ge=1)
     """Examples (intervals) per gradient step."""
     objective: Literal["mlu", "ratio"] = "mlu"
@@ -93,9 +102,12 @@ class DOTENetwork(nn.Module):
     """
 
     def __init__(self, inputs: int, outputs: int, hidden_sizes, mean: np.ndarray, std: np.ndarray,
-                 generator: torch.Generator, *, scale_free: bool = False, history: int = 1) -> None:  # fmt: skip
+                 generator: torch.Generator, *, scale_free: bool = False, history: int = 1,
+                 dropout: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         self.scale_free, self.history = bool(scale_free), int(history)
+        # dropout masks come from the agent's generator (checkpointed), never the global one
+        self.dropout, self.generator = float(dropout), generator
         layers: list[nn.Module] = []
         sizes = [int(inputs), *(int(size) for size in hidden_sizes), int(outputs)]
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -121,7 +133,13 @@ class DOTENetwork(nn.Module):
 
     def forward(self, history: Tensor) -> Tensor:
         """Shapes: [B, H * D] (as observed) -> [B, D * K], in [-1, 1]."""
-        return torch.tanh(self.body((self.features(history) - self.mean) / self.std))
+        hidden = (self.features(history) - self.mean) / self.std
+        for layer in self.body:
+            hidden = layer(hidden)
+            if self.training and self.dropout > 0 and isinstance(layer, nn.ReLU):
+                keep = torch.bernoulli(torch.full_like(hidden, 1.0 - self.dropout), generator=self.generator)
+                hidden = hidden * keep / (1.0 - self.dropout)
+        return torch.tanh(hidden)
 
 
 def history_examples(features: Tensor, history: int, rows: Tensor) -> Tensor:
@@ -203,7 +221,7 @@ class DOTEAgent(CheckpointedLearner):
         size = self.history * self.num_demands
         self.network = DOTENetwork(size, self.num_demands * self.k_slots, config.hidden_sizes, np.zeros(size),
                                    np.ones(size), self.torch_rng, scale_free=config.scale_free,
-                                   history=self.history)  # fmt: skip
+                                   history=self.history, dropout=config.dropout)  # fmt: skip
         with torch.no_grad():  # standardise by the training examples' features (in chunks, in float64)
             total, squares = torch.zeros(size, dtype=torch.float64), torch.zeros(size, dtype=torch.float64)
             for begin in range(0, self.num_examples, 256):
@@ -215,7 +233,12 @@ class DOTEAgent(CheckpointedLearner):
             variance = (squares - self.num_examples * mean**2) / max(self.num_examples - 1, 1)
             self.network.mean.copy_(mean.float())
             self.network.std.copy_(torch.clamp(variance.clamp(min=0.0).sqrt(), min=1e-3).float())
-        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.learning_rate)
+        parameters = self.network.parameters()
+        self.optimizer = (  # plain Adam without decay: the same steps as before the option existed
+            torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+            if config.weight_decay > 0
+            else torch.optim.Adam(parameters, lr=config.learning_rate)
+        )
         self.num_timesteps = self.updates = 0
         self.episodes = EpisodeReturns()
 
@@ -256,8 +279,13 @@ class DOTEAgent(CheckpointedLearner):
         size = min(config.batch_size, examples)
         totals = np.zeros(3)
         steps = 0
+        self.network.train()
         while steps < config.log_interval and self.num_timesteps < timesteps:
             index = torch.from_numpy(self.numpy_rng.choice(examples, size=size, replace=False))
+            if config.anneal_lr:
+                fraction = 1.0 - self.num_timesteps / max(timesteps, 1)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = config.learning_rate * fraction
             loss, mlu, penalty = self.losses(self.inputs(index), self.targets[index], self.weights[index])
             self.optimizer.zero_grad()
             loss.backward()
@@ -277,6 +305,7 @@ class DOTEAgent(CheckpointedLearner):
         if self.network is None:
             raise RlteError(f"{self.NAME}: train() it before act()")
         window = np.asarray(observation, dtype=np.float32).reshape(self.window, self.num_demands)
+        self.network.eval()
         with torch.no_grad():
             inputs = torch.from_numpy(np.ascontiguousarray(window[-self.history :]).reshape(1, -1))
             return self.network(inputs)[0].numpy()

@@ -167,6 +167,44 @@ def test_same_seed_same_actions_and_exact_resume(diamond, tmp_path):
     assert not np.array_equal(other.act(observation), straight.act(observation))
 
 
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.parametrize("extra", [{}, {"dropout": 0.3, "weight_decay": 0.05}], ids=["adam", "dropout-adamw"])
+def test_annealed_step_size_reaches_zero_and_resumes_exactly(diamond, tmp_path, extra):
+    """``anneal_lr`` decays the step size linearly over the whole budget: the last step's size is
+    lr x (1 - (T - B) / T), and a run killed after a checkpoint resumes onto the same weights, also
+    with dropout (its masks drawn from the agent's generator, whatever the global seed) and AdamW."""
+    params = {"log_interval": 10, "anneal_lr": True, "learning_rate": 1e-3, **extra}
+    torch.manual_seed(123)
+    straight = DOTEAgent(params, seed=4)
+    straight.train(lambda: diamond_env(diamond), 1_280)
+    assert straight.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 32 / 1_280)
+
+    def kill(steps: int) -> None:
+        if steps >= 960:
+            raise _Interrupted
+
+    killed = DOTEAgent(params, seed=4)
+    with pytest.raises(_Interrupted):
+        killed.train(lambda: diamond_env(diamond), 1_280, checkpoint_path=tmp_path / "c.pt", checkpoint_every=320,
+                     on_progress=kill)  # fmt: skip
+    torch.manual_seed(7)
+    resumed = DOTEAgent(params, seed=4)
+    resumed.train(
+        lambda: diamond_env(diamond), 1_280, checkpoint_path=tmp_path / "c.pt", checkpoint_every=320
+    )
+    for name, value in straight.network.state_dict().items():
+        assert torch.equal(value, resumed.network.state_dict()[name]), name
+    observation = np.random.default_rng(0).uniform(0, 1, size=diamond_env(diamond).observation_space.shape)
+    first = straight.act(observation)
+    np.testing.assert_array_equal(first, straight.act(observation))  # no dropout when deciding
+    constant = DOTEAgent({"log_interval": 10, "learning_rate": 1e-3}, seed=4)
+    constant.train(lambda: diamond_env(diamond), 1_280)
+    assert not torch.equal(constant.network.body[0].weight, straight.network.body[0].weight)
+
+
 def test_robust_variant_spreads_a_bursty_pair(diamond):
     """The burst penalty pays for routings whose pairs cross one bottleneck: with a heavy weight the
     trained routing's mean worst sensitivity is lower than DOTE's on the same data."""
