@@ -28,7 +28,14 @@ REPRODUCTIONS = {
     "seed003": ("seed003_table1", "seed003_fig2", "seed003_fig3", "seed003_fig4", "seed003_fig6"),
     "seed004": ("seed004_table2", "seed004_table3", "seed004_table4", "seed004_sweep"),
     # beyond the seeds: DOTE-style TE (Perry et al., NSDI'23), a FIGRET-style variant, the generalisation protocol
-    "dote": ("dote_validation", "dote_abilene", "dote_fit", "dote_generalisation", "dote_geant", "dote_scale"),
+    "dote": (
+        "dote_validation",
+        "dote_abilene",
+        "dote_fit",
+        "dote_generalisation",
+        "dote_geant",
+        "dote_scale",
+    ),
 }
 
 
