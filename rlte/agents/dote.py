@@ -51,6 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from rlte.agents.common.configs import AgentConfig
+from rlte.agents.common.layers import orthogonal_linear, seeded_dropout
 from rlte.agents.common.torch_flow import TorchPathFlow, masked_softmax
 from rlte.agents.common.training import CheckpointedLearner, EpisodeReturns
 from rlte.envs.contract import unwrapped
@@ -111,13 +112,8 @@ class DOTENetwork(nn.Module):
         layers: list[nn.Module] = []
         sizes = [int(inputs), *(int(size) for size in hidden_sizes), int(outputs)]
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            with torch.random.fork_rng(devices=[]):  # nn.Linear's own initialisation draws globally
-                linear = nn.Linear(fan_in, fan_out)
             last = i == len(sizes) - 2
-            nn.init.orthogonal_(
-                linear.weight, gain=0.01 if last else float(np.sqrt(2.0)), generator=generator
-            )
-            nn.init.zeros_(linear.bias)
+            linear = orthogonal_linear(fan_in, fan_out, 0.01 if last else float(np.sqrt(2.0)), generator)
             layers += [linear] if last else [linear, nn.ReLU()]
         self.body = nn.Sequential(*layers)
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
@@ -136,9 +132,8 @@ class DOTENetwork(nn.Module):
         hidden = (self.features(history) - self.mean) / self.std
         for layer in self.body:
             hidden = layer(hidden)
-            if self.training and self.dropout > 0 and isinstance(layer, nn.ReLU):
-                keep = torch.bernoulli(torch.full_like(hidden, 1.0 - self.dropout), generator=self.generator)
-                hidden = hidden * keep / (1.0 - self.dropout)
+            if self.training and isinstance(layer, nn.ReLU):
+                hidden = seeded_dropout(hidden, self.dropout, self.generator)
         return torch.tanh(hidden)
 
 

@@ -68,6 +68,7 @@ from torch import Tensor, nn
 from rlte.agents.common.advantages import gae
 from rlte.agents.common.configs import AgentConfig
 from rlte.agents.common.graph import LinkMessagePassing, MessagePassingEncoder, count_messages
+from rlte.agents.common.layers import orthogonal_linear, seeded_dropout
 from rlte.agents.common.memory import TwoLayerMemory
 from rlte.agents.common.training import CheckpointedLearner, EpisodeReturns
 from rlte.envs.contract import unwrapped
@@ -251,19 +252,16 @@ class Readout(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList()
         for i, (inputs, outputs) in enumerate(zip(sizes[:-1], sizes[1:])):
-            with torch.random.fork_rng(devices=[]):
-                linear = nn.Linear(inputs, outputs)
-            _orthogonal(linear, output_gain if i == len(sizes) - 2 else math.sqrt(2.0), generator)
-            self.layers.append(linear)
+            gain = output_gain if i == len(sizes) - 2 else math.sqrt(2.0)
+            self.layers.append(orthogonal_linear(inputs, outputs, gain, generator))
         self.dropout = float(dropout)
 
     def forward(self, x: Tensor, dropout_generator: torch.Generator | None = None) -> Tensor:
         """Shapes [..., sizes[0]] -> [..., sizes[-1]]; dropout only with a generator (training)."""
         for linear in self.layers[:-1]:
             x = tanh(linear(x))
-            if dropout_generator is not None and self.dropout > 0:
-                keep = torch.rand(x.shape, generator=dropout_generator) >= self.dropout
-                x = x * keep / (1.0 - self.dropout)
+            if dropout_generator is not None:
+                x = seeded_dropout(x, self.dropout, dropout_generator)
         return self.layers[-1](x)
 
 

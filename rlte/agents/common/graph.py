@@ -24,6 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, MessagePassing
 
+from rlte.agents.common.layers import orthogonal_linear
+
 ADJACENCIES = ("shared_node", "consecutive", "head_to_tail")
 """The link adjacencies `line_graph` knows (see there)."""
 
@@ -46,11 +48,7 @@ def tanh_mlp(sizes: Sequence[int], generator: torch.Generator) -> nn.Sequential:
     gain = nn.init.calculate_gain("tanh")
     layers: list[nn.Module] = []
     for inputs, outputs in zip(sizes[:-1], sizes[1:]):
-        with torch.random.fork_rng(devices=[]):  # nn.Linear's own initialisation draws globally
-            linear = nn.Linear(int(inputs), int(outputs))
-        nn.init.orthogonal_(linear.weight, gain=gain, generator=generator)
-        nn.init.zeros_(linear.bias)
-        layers += [linear, nn.Tanh()]
+        layers += [orthogonal_linear(inputs, outputs, gain, generator), nn.Tanh()]
     return nn.Sequential(*layers)
 
 
